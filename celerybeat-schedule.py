@@ -1,0 +1,9 @@
+"""The beat schedule (DESIGN §2). A plain dict, loaded by path from tasks/celery.py.
+
+Beat keeps its state file under var/ (never `celerybeat-schedule` in the project root).
+"""
+
+beat_schedule = {
+    # Re-enqueue deliveries left unfinished past their lease (broker down, worker killed).
+    "sweep_deliveries": {"task": "sweep_deliveries", "schedule": 30.0},
+}

@@ -1,0 +1,1 @@
+"""WooCommerce → JD Edwards EnterpriseOne connector: the core (no Flask, no Celery)."""

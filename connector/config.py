@@ -1,0 +1,79 @@
+"""Process settings, read from the environment (and a `.env` file when present).
+
+The names are the external contract of DESIGN §4. Everything that is a secret is
+kept out of `repr()` so that a settings object can never leak into a log line.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+# Webhook bodies above this are refused with 413 (WooCommerce orders are a few KiB).
+MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    redis_url: str | None
+    broker_url: str | None
+    config_path: Path
+    var_dir: Path
+    ais_base_url: str | None
+    ais_username: str | None
+    ais_environment: str | None
+    ais_role: str | None
+    ais_device_name: str
+    woo_store_url: str | None
+    woo_consumer_key: str | None
+    # Secrets: never shown by repr().
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    ais_password: str | None = field(default=None, repr=False)
+    woo_consumer_secret: str | None = field(default=None, repr=False)
+    woo_webhook_secrets: tuple[str, ...] = field(default=(), repr=False)
+    # How long a claimed delivery or order may stay unfinished before the sweeper
+    # hands it out again (a worker killed with SIGKILL never acknowledges).
+    lease_seconds: int = 120
+
+    @property
+    def sandbox(self) -> bool:
+        """True when no JDE server is configured: the product runs against `sandbox/`."""
+        return not self.ais_base_url
+
+
+def load_settings(environ: dict | None = None, *, dotenv: bool = True) -> Settings:
+    """Build settings from `environ` (default: the process environment plus `.env`)."""
+    if environ is None:
+        if dotenv:
+            # Real environment variables win over the file, as on Heroku.
+            load_dotenv(Path.cwd() / ".env", override=False)
+        environ = os.environ
+    get = environ.get
+    consumer_secret = get("WOO_CONSUMER_SECRET") or None
+    webhook_secrets = _split(get("WOO_WEBHOOK_SECRET")) or _split(consumer_secret)
+    return Settings(
+        database_url=get("DATABASE_URL") or None,
+        redis_url=get("REDIS_URL") or None,
+        broker_url=get("CELERY_BROKER_URL") or None,
+        config_path=Path(get("CONNECTOR_CONFIG") or "connector.toml"),
+        var_dir=Path(get("CONNECTOR_VAR_DIR") or "var").resolve(),
+        ais_base_url=get("AIS_BASE_URL") or None,
+        ais_username=get("AIS_USERNAME") or None,
+        ais_environment=get("AIS_ENVIRONMENT") or None,
+        ais_role=get("AIS_ROLE") or None,
+        ais_device_name=get("AIS_DEVICE_NAME") or "woo-jde-connector",
+        woo_store_url=get("WOO_STORE_URL") or None,
+        woo_consumer_key=get("WOO_CONSUMER_KEY") or None,
+        secret_keys=_split(get("CONNECTOR_SECRET_KEY")),
+        ais_password=get("AIS_PASSWORD") or None,
+        woo_consumer_secret=consumer_secret,
+        woo_webhook_secrets=webhook_secrets,
+        lease_seconds=int(get("CONNECTOR_LEASE_SECONDS") or 120),
+    )

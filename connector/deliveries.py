@@ -1,0 +1,84 @@
+"""Processing a stored delivery into the connector's own orders and customers.
+
+Processing is idempotent: a delivery is claimed under a row lock and finished in the same
+transaction, so a worker killed half-way leaves it unfinished (and the sweeper hands it
+out again), and a delivery that is already done is never applied twice.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector.store import audit
+from connector.store import customers as customer_rows
+from connector.store import deliveries as delivery_rows
+from connector.store import orders as order_rows
+from connector.woo.schemas import PayloadError, decode_json, load_customer, load_deleted, load_order
+
+
+@dataclass(frozen=True)
+class Processed:
+    delivery_id: int
+    topic: str
+    outcome: str                # applied | stale | deleted | unknown_resource | error
+    resource_id: int | None = None
+    order_state: str | None = None
+    error: str | None = None
+
+    @property
+    def order_ready(self) -> bool:
+        """An order that this delivery made (or kept) ready to post."""
+        return self.topic.startswith("order.") and self.order_state == "ready"
+
+
+def process(cur, delivery_id: int, *, posting_statuses) -> Processed | None:
+    """Apply one delivery; None when it is already finished or another worker holds it."""
+    row = delivery_rows.claim(cur, delivery_id)
+    if row is None:
+        return None
+    topic, source = row["topic"], row["source"]
+    try:
+        document = decode_json(bytes(row["body"]))
+        result = _apply(cur, row, document, posting_statuses)
+    except PayloadError as exc:
+        result = Processed(delivery_id, topic, "error", error=str(exc))
+    delivery_rows.finish(
+        cur, delivery_id,
+        state="error" if result.outcome == "error" else "done",
+        error=result.error, resource_id=result.resource_id,
+    )
+    audit.record(
+        cur, subject_type="delivery", subject_id=delivery_id, action="delivery.processed",
+        outcome=result.outcome, detail=result.error,
+        response={"topic": topic, "source": source, "resource_id": result.resource_id,
+                  "order_state": result.order_state},
+    )
+    return result
+
+
+def _apply(cur, row, document, posting_statuses) -> Processed:
+    delivery_id, topic, source = row["id"], row["topic"], row["source"]
+    body_text = bytes(row["body"]).decode("utf-8")
+    resource, _, event = topic.partition(".")
+    if event == "deleted":
+        woo_id = load_deleted(document)["id"]
+        mark = order_rows.mark_deleted if resource == "order" else customer_rows.mark_deleted
+        found = mark(cur, source=source, woo_id=woo_id, delivery_id=delivery_id)
+        return Processed(delivery_id, topic, "deleted" if found else "unknown_resource", woo_id)
+    if resource == "order":
+        order = load_order(document)
+        stored = order_rows.upsert(
+            cur, source=source, order=order, payload_json=body_text, delivery_id=delivery_id,
+            payable=order["status"] in posting_statuses,
+        )
+        if stored is None:
+            return Processed(delivery_id, topic, "stale", order["id"])
+        return Processed(delivery_id, topic, "applied", order["id"], order_state=stored["state"])
+    customer = load_customer(document)
+    stored = customer_rows.upsert(cur, source=source, customer=customer, payload_json=body_text,
+                                  delivery_id=delivery_id)
+    return Processed(delivery_id, topic, "applied" if stored else "stale", customer["id"])
+
+
+def take_due(cur, *, lease_seconds: int, limit: int = 500) -> list[int]:
+    """Deliveries left unfinished past their lease (broker down, worker killed): enqueue again."""
+    return delivery_rows.take_expired_leases(cur, lease_seconds=lease_seconds, limit=limit)

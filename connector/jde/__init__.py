@@ -1,0 +1,1 @@
+"""JD Edwards EnterpriseOne: AIS sessions and the AIS client."""

@@ -1,0 +1,177 @@
+"""The mapping file (connector.toml, DESIGN §9): which JDE company, cost center and
+accounts a WooCommerce order lands on.
+
+It is loaded once at start-up and validated whole: a file that does not parse, lacks a
+key, or cannot map a payment method stops the process with a message naming the key.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+# Currencies whose minor unit is not 2 (ISO 4217). Everything else has cents.
+_CURRENCY_PLACES = {
+    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
+    "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0,
+    "TND": 3, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+}
+
+DEFAULT_POSTING_STATUSES = ("processing", "completed")
+
+# An account is Object or Object.Subsidiary (the business unit is prefixed later).
+_ACCOUNT = re.compile(r"^[A-Za-z0-9]{1,6}(\.[A-Za-z0-9]{1,8})?$")
+
+
+class MappingError(ValueError):
+    """The mapping file cannot be used; the message names the file and the key."""
+
+
+def currency_places(currency: str) -> int:
+    return _CURRENCY_PLACES.get(currency.upper(), 2)
+
+
+@dataclass(frozen=True)
+class StoreMapping:
+    source: str
+    company: str
+    business_unit: str
+    currency: str
+    timezone: ZoneInfo
+
+
+@dataclass(frozen=True)
+class PostingRules:
+    statuses: frozenset[str]
+    document_type: str
+
+
+@dataclass(frozen=True)
+class Accounts:
+    revenue: str
+    shipping: str
+    fees: str
+    tax_payable: str
+    rounding: str
+    clearing: dict[str, str]
+
+    def clearing_for(self, payment_method: str | None) -> str | None:
+        """Clearing account of a payment method; the `default` entry catches the rest."""
+        return self.clearing.get(payment_method or "", self.clearing.get("default"))
+
+
+@dataclass(frozen=True)
+class Orchestrations:
+    post_journal_entry: str
+    add_customer: str
+    reference_column: str
+
+
+@dataclass(frozen=True)
+class Mapping:
+    store: StoreMapping
+    posting: PostingRules
+    accounts: Accounts
+    orchestrations: Orchestrations
+
+    def account_number(self, account: str) -> str:
+        """`BU.Object.Sub` as JDE's AccountNumber input wants it."""
+        return f"{self.store.business_unit}.{account}"
+
+
+def normalise_source(url: str) -> str:
+    """Store identity as WooCommerce sends it in X-WC-Webhook-Source: with one trailing slash."""
+    return url.strip().rstrip("/") + "/"
+
+
+class _Reader:
+    def __init__(self, data: dict, path: Path):
+        self.data, self.path = data, path
+
+    def fail(self, key: str, problem: str):
+        raise MappingError(f"{self.path}: [{key}] {problem}")
+
+    def table(self, key: str) -> dict:
+        value = self.data
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+            if value is None:
+                self.fail(key, "is missing")
+        if not isinstance(value, dict):
+            self.fail(key, "must be a table")
+        return value
+
+    def text(self, table: str, key: str, default: str | None = None) -> str:
+        # A key with a default may come with its whole table missing.
+        section = self.table(table) if default is None else (self.data.get(table) or {})
+        value = section.get(key, default)
+        if value is None:
+            self.fail(f"{table}.{key}", "is missing")
+        if not isinstance(value, str) or not value.strip():
+            self.fail(f"{table}.{key}", "must be a non-empty string")
+        return value.strip()
+
+    def account(self, table: str, key: str, value=None) -> str:
+        value = self.text(table, key) if value is None else value
+        if not isinstance(value, str) or not _ACCOUNT.match(value):
+            self.fail(f"{table}.{key}", f"{value!r} is not an Object or Object.Subsidiary account")
+        return value
+
+
+def parse_mapping(text: str, path: Path = Path("connector.toml")) -> Mapping:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(f"{path}: does not parse: {exc}") from None
+    r = _Reader(data, path)
+
+    tz_name = r.text("store", "timezone")
+    try:
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("store.timezone", f"{tz_name!r} is not an IANA time zone")
+    currency = r.text("store", "currency").upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        r.fail("store.currency", f"{currency!r} is not an ISO 4217 code")
+    store = StoreMapping(
+        source=normalise_source(r.text("store", "source")),
+        company=r.text("store", "company"),
+        business_unit=r.text("store", "business_unit"),
+        currency=currency,
+        timezone=tz,
+    )
+
+    # [posting] and [orchestrations] have the defaults of DESIGN §6/§8; the store and
+    # its accounts have none, since a guess there would book revenue to the wrong place.
+    statuses = (data.get("posting") or {}).get("statuses", list(DEFAULT_POSTING_STATUSES))
+    if not isinstance(statuses, list) or not statuses or not all(isinstance(s, str) and s for s in statuses):
+        r.fail("posting.statuses", "must be a non-empty list of WooCommerce order statuses")
+    posting = PostingRules(frozenset(statuses), r.text("posting", "document_type", "JE"))
+
+    clearing_table = r.table("accounts.clearing")
+    if "default" not in clearing_table:
+        # Without a default an unknown payment method could not be posted; DESIGN §9
+        # wants that found at start-up, not on the first such order.
+        r.fail("accounts.clearing.default", "is missing: every payment method needs a clearing account")
+    clearing = {m: r.account("accounts.clearing", m, v) for m, v in clearing_table.items()}
+    accounts = Accounts(
+        **{k: r.account("accounts", k) for k in ("revenue", "shipping", "fees", "tax_payable", "rounding")},
+        clearing=clearing,
+    )
+
+    orchestrations = Orchestrations(
+        post_journal_entry=r.text("orchestrations", "post_journal_entry", "ORCH_WOO_PostJournalEntry"),
+        add_customer=r.text("orchestrations", "add_customer", "ORCH_WOO_AddCustomer"),
+        reference_column=r.text("orchestrations", "reference_column", "VINV"),
+    )
+    return Mapping(store, posting, accounts, orchestrations)
+
+
+def load_mapping(path: Path) -> Mapping:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MappingError(f"{path}: mapping file not found (set CONNECTOR_CONFIG or create it)") from None
+    return parse_mapping(text, Path(path))

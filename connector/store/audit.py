@@ -1,0 +1,31 @@
+"""SQL of the append-only `audit_log` (callers pass redacted summaries only)."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+
+def _json(value):
+    if value is None:
+        return None
+    return json.dumps(value, default=lambda v: str(v) if isinstance(v, Decimal) else repr(v))
+
+
+def record(cur, *, subject_type: str, subject_id, action: str, outcome: str | None = None,
+           duration_ms: int | None = None, request=None, response=None, detail: str | None = None) -> None:
+    cur.execute(
+        """
+        INSERT INTO audit_log (subject_type, subject_id, action, outcome, duration_ms, request, response, detail)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        """,
+        (subject_type, None if subject_id is None else str(subject_id), action, outcome, duration_ms,
+         _json(request), _json(response), detail),
+    )
+
+
+def for_subject(cur, subject_type: str, subject_id) -> list[dict]:
+    cur.execute(
+        "SELECT * FROM audit_log WHERE subject_type = %s AND subject_id = %s ORDER BY at, id",
+        (subject_type, str(subject_id)),
+    )
+    return cur.fetchall()

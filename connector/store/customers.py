@@ -1,0 +1,44 @@
+"""SQL of the `customers` table: WooCommerce customer (or guest email) ↔ JDE address number."""
+from __future__ import annotations
+
+_NEWER = """
+    (COALESCE(EXCLUDED.date_modified_gmt, '-infinity'), EXCLUDED.last_delivery_id)
+  > (COALESCE(customers.date_modified_gmt, '-infinity'), COALESCE(customers.last_delivery_id, 0))
+"""
+
+
+def upsert(cur, *, source: str, customer: dict, payload_json: str, delivery_id: int):
+    """Insert or update a registered customer; None when the payload is stale."""
+    cur.execute(
+        f"""
+        INSERT INTO customers (source, woo_id, email, first_name, last_name, payload,
+                               date_modified_gmt, last_delivery_id)
+        VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s)
+        ON CONFLICT (source, woo_id) WHERE woo_id IS NOT NULL DO UPDATE SET
+            email = EXCLUDED.email, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,
+            payload = EXCLUDED.payload, date_modified_gmt = EXCLUDED.date_modified_gmt,
+            deleted = false, last_delivery_id = EXCLUDED.last_delivery_id, updated_at = now()
+        WHERE {_NEWER}
+        RETURNING id, woo_id, (xmax = 0) AS inserted
+        """,
+        (source, customer["id"], customer["email"] or None, customer["first_name"], customer["last_name"],
+         payload_json, customer["date_modified_gmt"], delivery_id),
+    )
+    return cur.fetchone()
+
+
+def mark_deleted(cur, *, source: str, woo_id: int, delivery_id: int) -> bool:
+    cur.execute(
+        """
+        UPDATE customers SET deleted = true, last_delivery_id = %s, updated_at = now()
+        WHERE source = %s AND woo_id = %s AND COALESCE(last_delivery_id, 0) < %s
+        RETURNING id
+        """,
+        (delivery_id, source, woo_id, delivery_id),
+    )
+    return cur.fetchone() is not None
+
+
+def get(cur, *, source: str, woo_id: int):
+    cur.execute("SELECT * FROM customers WHERE source = %s AND woo_id = %s", (source, woo_id))
+    return cur.fetchone()

@@ -1,0 +1,69 @@
+"""Connections and transactions.
+
+Money comes back as `Decimal` (psycopg2's default for numeric) and JSON documents are
+decoded with `parse_float=Decimal`, so no amount ever passes through a float.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import partial
+
+import psycopg2
+import psycopg2.extras
+import psycopg2.pool
+
+psycopg2.extras.register_default_jsonb(loads=partial(json.loads, parse_float=Decimal), globally=True)
+psycopg2.extras.register_default_json(loads=partial(json.loads, parse_float=Decimal), globally=True)
+
+# Errors after which a pooled connection cannot be trusted any more.
+CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
+
+
+def connect_once(url: str, **kwargs):
+    """A single connection with short timeouts (for health checks and migrations)."""
+    return psycopg2.connect(url, connect_timeout=kwargs.pop("connect_timeout", 3), **kwargs)
+
+
+class Database:
+    """A small thread-safe pool; `transaction()` yields a dict cursor and commits on exit."""
+
+    def __init__(self, url: str, maxconn: int = 8):
+        self.url = url
+        self._maxconn = maxconn
+        self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
+        self._lock = threading.Lock()
+
+    def _get_pool(self):
+        # Created lazily so that a forked worker opens its own sockets.
+        with self._lock:
+            if self._pool is None:
+                self._pool = psycopg2.pool.ThreadedConnectionPool(
+                    0, self._maxconn, self.url, connect_timeout=3,
+                    cursor_factory=psycopg2.extras.RealDictCursor,
+                )
+            return self._pool
+
+    @contextmanager
+    def transaction(self):
+        pool = self._get_pool()
+        conn = pool.getconn()
+        broken = False
+        try:
+            with conn:  # commit on success, roll back on error
+                with conn.cursor() as cur:
+                    yield cur
+        except CONNECTION_ERRORS:
+            broken = True
+            raise
+        finally:
+            broken = broken or conn.closed != 0
+            pool.putconn(conn, close=broken)
+
+    def close(self):
+        with self._lock:
+            if self._pool is not None:
+                self._pool.closeall()
+                self._pool = None

@@ -1,0 +1,91 @@
+"""SQL of the `deliveries` table: every authenticated webhook, raw body kept."""
+from __future__ import annotations
+
+UNFINISHED = ("received", "queued")
+
+
+def insert(cur, *, source, topic, webhook_id, wc_delivery_id, body, body_sha256, dedupe_key,
+           state, error, lease_seconds) -> tuple[int, bool]:
+    """Store a delivery; an exact repeat returns the existing id and `False`."""
+    cur.execute(
+        """
+        INSERT INTO deliveries (source, topic, webhook_id, wc_delivery_id, body, body_sha256,
+                                dedupe_key, state, error, lease_until)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
+        ON CONFLICT (source, topic, dedupe_key) DO NOTHING
+        RETURNING id
+        """,
+        (source, topic, webhook_id, wc_delivery_id, body, body_sha256, dedupe_key, state, error,
+         lease_seconds),
+    )
+    row = cur.fetchone()
+    if row:
+        return row["id"], True
+    cur.execute(
+        "SELECT id FROM deliveries WHERE source = %s AND topic = %s AND dedupe_key = %s",
+        (source, topic, dedupe_key),
+    )
+    return cur.fetchone()["id"], False
+
+
+def mark_queued(cur, delivery_id: int) -> None:
+    # Only a hint for operators (received → queued): losing it in a crash is harmless,
+    # so it does not wait for its WAL flush on the webhook's hot path.
+    cur.execute("SET LOCAL synchronous_commit TO OFF")
+    cur.execute("UPDATE deliveries SET state = 'queued' WHERE id = %s AND state = 'received'", (delivery_id,))
+
+
+def claim(cur, delivery_id: int):
+    """Lock an unfinished delivery for processing, or return None (done, or being processed)."""
+    cur.execute(
+        """
+        SELECT id, source, topic, body, wc_delivery_id, state, attempts FROM deliveries
+        WHERE id = %s AND state IN ('received', 'queued')
+        FOR UPDATE SKIP LOCKED
+        """,
+        (delivery_id,),
+    )
+    return cur.fetchone()
+
+
+def finish(cur, delivery_id: int, *, state: str, error: str | None, resource_id: int | None) -> None:
+    cur.execute(
+        """
+        UPDATE deliveries SET state = %s, error = %s, resource_id = %s, processed_at = now(),
+                              attempts = attempts + 1
+        WHERE id = %s
+        """,
+        (state, error, resource_id, delivery_id),
+    )
+
+
+def take_expired_leases(cur, *, lease_seconds: int, limit: int) -> list[int]:
+    """Unfinished deliveries whose lease ran out, re-leased to the caller (oldest first)."""
+    cur.execute(
+        """
+        UPDATE deliveries SET lease_until = now() + make_interval(secs => %s)
+        WHERE id IN (
+            SELECT id FROM deliveries
+            WHERE state IN ('received', 'queued') AND lease_until < now()
+            ORDER BY id LIMIT %s
+            FOR UPDATE SKIP LOCKED)
+        RETURNING id
+        """,
+        (lease_seconds, limit),
+    )
+    return sorted(row["id"] for row in cur.fetchall())
+
+
+def requeue(cur, delivery_ids: list[int]) -> list[int]:
+    """Put unfinished deliveries up for immediate re-enqueueing; returns the ones that are."""
+    cur.execute(
+        "UPDATE deliveries SET lease_until = now() WHERE id = ANY(%s) AND state IN ('received', 'queued') "
+        "RETURNING id",
+        (list(delivery_ids),),
+    )
+    return sorted(row["id"] for row in cur.fetchall())
+
+
+def counts_by_state(cur) -> dict[str, int]:
+    cur.execute("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
+    return {row["state"]: row["n"] for row in cur.fetchall()}

@@ -1,0 +1,70 @@
+"""Receiving a WooCommerce webhook: what is a ping, what is a repeat, what gets stored.
+
+The receiver stores first and answers second: a delivery is durable in Postgres before
+the connector says 200, and the broker is only a fast path (DESIGN §2).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from connector.mapping import normalise_source
+from connector.store import deliveries as delivery_rows
+
+HANDLED_TOPICS = frozenset({
+    "order.created", "order.updated", "order.deleted", "order.restored",
+    "customer.created", "customer.updated", "customer.deleted",
+})
+
+
+@dataclass(frozen=True)
+class Receipt:
+    delivery_id: int
+    duplicate: bool
+    state: str
+
+    @property
+    def needs_processing(self) -> bool:
+        return not self.duplicate and self.state == "received"
+
+
+def is_ping(headers, form_body: bytes) -> bool:
+    """WooCommerce's creation ping: form body `webhook_id=N` and no X-WC-* headers."""
+    if any(name.lower().startswith("x-wc-") for name in headers.keys()):
+        return False
+    return form_body.startswith(b"webhook_id=")
+
+
+def dedupe_key(topic: str, body: bytes, wc_delivery_id: str | None) -> bytes:
+    """What makes two deliveries the same event.
+
+    X-WC-Webhook-Delivery-ID is new for every delivery, so it cannot key a repeat; the body
+    can, since it carries the resource's date_modified. A `*.deleted` body is only
+    `{"id": N}`: two deletions of one order are different events, told apart by delivery id.
+    """
+    digest = hashlib.sha256(body)
+    if topic.endswith(".deleted") and wc_delivery_id:
+        digest.update(b"\0" + wc_delivery_id.encode("utf-8", "replace"))
+    return digest.digest()
+
+
+def store(cur, *, headers, body: bytes, default_source: str, lease_seconds: int) -> Receipt:
+    """Store an authenticated delivery; a topic the connector does not handle is kept as `ignored`."""
+    topic = (headers.get("X-WC-Webhook-Topic") or "").strip().lower() or "unknown"
+    source = normalise_source(headers.get("X-WC-Webhook-Source") or default_source)
+    wc_delivery_id = headers.get("X-WC-Webhook-Delivery-ID") or None
+    state = "received" if topic in HANDLED_TOPICS else "ignored"
+    delivery_id, new = delivery_rows.insert(
+        cur,
+        source=source,
+        topic=topic,
+        webhook_id=headers.get("X-WC-Webhook-ID") or None,
+        wc_delivery_id=wc_delivery_id,
+        body=body,
+        body_sha256=hashlib.sha256(body).digest(),
+        dedupe_key=dedupe_key(topic, body, wc_delivery_id),
+        state=state,
+        error=None if state == "received" else f"topic {topic!r} is not handled by the connector",
+        lease_seconds=lease_seconds,
+    )
+    return Receipt(delivery_id=delivery_id, duplicate=not new, state=state)

@@ -1,0 +1,1 @@
+"""WooCommerce: webhook signatures, payload schemas and the REST client."""

@@ -1,0 +1,203 @@
+"""Marshmallow schemas of the WooCommerce REST v3 resources that webhooks carry.
+
+Unknown keys are tolerated (live stores add fields and plugins add more). Money arrives as
+strings (`"29.35"`) and becomes `Decimal`; the body is decoded with `parse_float=Decimal`
+so that numbers such as `line_items[].price` never pass through a float. Dates ending in
+`_gmt` carry no offset and are UTC; they load as aware UTC datetimes.
+"""
+from __future__ import annotations
+
+import json
+from datetime import timezone
+from decimal import Decimal
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+
+__all__ = ["ValidationError", "PayloadError", "decode_json", "load_order", "load_customer", "load_deleted"]
+
+
+class PayloadError(ValueError):
+    """An authentic payload that cannot be used; the message says why, for a person."""
+
+
+def _money(**kw):
+    return fields.Decimal(load_default=Decimal("0"), allow_nan=False, **kw)
+
+
+def _utc(**kw):
+    return fields.AwareDateTime(default_timezone=timezone.utc, load_default=None, allow_none=True, **kw)
+
+
+class _Tolerant(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class AddressSchema(_Tolerant):
+    first_name = fields.String(load_default="")
+    last_name = fields.String(load_default="")
+    company = fields.String(load_default="")
+    address_1 = fields.String(load_default="")
+    address_2 = fields.String(load_default="")
+    city = fields.String(load_default="")
+    state = fields.String(load_default="")
+    postcode = fields.String(load_default="")
+    country = fields.String(load_default="")
+    email = fields.String(load_default="", allow_none=True)
+    phone = fields.String(load_default="", allow_none=True)
+
+
+class TaxSchema(_Tolerant):
+    id = fields.Integer(required=True)
+    total = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
+    subtotal = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
+
+
+class LineItemSchema(_Tolerant):
+    id = fields.Integer(required=True)
+    name = fields.String(load_default="")
+    product_id = fields.Integer(load_default=0)
+    variation_id = fields.Integer(load_default=0)
+    quantity = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
+    sku = fields.String(load_default="", allow_none=True)
+    subtotal = _money()
+    subtotal_tax = _money()
+    total = _money()
+    total_tax = _money()
+    price = fields.Decimal(load_default=None, allow_none=True, allow_nan=False)
+    taxes = fields.List(fields.Nested(TaxSchema), load_default=list)
+
+
+class TaxLineSchema(_Tolerant):
+    id = fields.Integer(required=True)
+    rate_code = fields.String(load_default="")
+    rate_id = fields.Integer(load_default=0)
+    label = fields.String(load_default="")
+    compound = fields.Boolean(load_default=False)
+    tax_total = _money()
+    shipping_tax_total = _money()
+
+
+class ShippingLineSchema(_Tolerant):
+    id = fields.Integer(required=True)
+    method_id = fields.String(load_default="")
+    method_title = fields.String(load_default="")
+    total = _money()
+    total_tax = _money()
+
+
+class FeeLineSchema(_Tolerant):
+    id = fields.Integer(required=True)
+    name = fields.String(load_default="")
+    total = _money()
+    total_tax = _money()
+
+
+class CouponLineSchema(_Tolerant):
+    id = fields.Integer(required=True)
+    code = fields.String(load_default="")
+    discount = _money()
+    discount_tax = _money()
+
+
+class RefundSchema(_Tolerant):
+    id = fields.Integer(required=True)
+    # Live stores send `reason`; the REST documentation's example says `refund`.
+    reason = fields.String(load_default="", allow_none=True)
+    refund = fields.String(load_default="", allow_none=True)
+    total = _money()
+
+
+class OrderSchema(_Tolerant):
+    id = fields.Integer(required=True, strict=True)
+    parent_id = fields.Integer(load_default=0)
+    number = fields.String(load_default=None, allow_none=True)
+    status = fields.String(required=True)
+    currency = fields.String(required=True)
+    prices_include_tax = fields.Boolean(load_default=False)
+    customer_id = fields.Integer(load_default=0)
+    date_created_gmt = _utc()
+    date_modified_gmt = _utc()
+    date_paid_gmt = _utc()
+    date_completed_gmt = _utc()
+    discount_total = _money()
+    discount_tax = _money()
+    shipping_total = _money()
+    shipping_tax = _money()
+    cart_tax = _money()
+    total = fields.Decimal(required=True, allow_nan=False)
+    total_tax = _money()
+    payment_method = fields.String(load_default="", allow_none=True)
+    payment_method_title = fields.String(load_default="", allow_none=True)
+    transaction_id = fields.String(load_default="", allow_none=True)
+    billing = fields.Nested(AddressSchema, load_default=dict)
+    shipping = fields.Nested(AddressSchema, load_default=dict)
+    line_items = fields.List(fields.Nested(LineItemSchema), load_default=list)
+    tax_lines = fields.List(fields.Nested(TaxLineSchema), load_default=list)
+    shipping_lines = fields.List(fields.Nested(ShippingLineSchema), load_default=list)
+    fee_lines = fields.List(fields.Nested(FeeLineSchema), load_default=list)
+    coupon_lines = fields.List(fields.Nested(CouponLineSchema), load_default=list)
+    refunds = fields.List(fields.Nested(RefundSchema), load_default=list)
+
+
+class CustomerSchema(_Tolerant):
+    id = fields.Integer(required=True, strict=True)
+    email = fields.String(load_default="", allow_none=True)
+    first_name = fields.String(load_default="", allow_none=True)
+    last_name = fields.String(load_default="", allow_none=True)
+    username = fields.String(load_default="", allow_none=True)
+    role = fields.String(load_default="", allow_none=True)
+    date_created_gmt = _utc()
+    date_modified_gmt = _utc()
+    billing = fields.Nested(AddressSchema, load_default=dict)
+    shipping = fields.Nested(AddressSchema, load_default=dict)
+
+
+class DeletedSchema(_Tolerant):
+    """`*.deleted` deliveries carry only the id."""
+    id = fields.Integer(required=True, strict=True)
+
+
+def decode_json(body: bytes):
+    """The JSON document of a body, with every non-integer number as `Decimal`."""
+    try:
+        return json.loads(body.decode("utf-8"), parse_float=Decimal)
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"body is not UTF-8: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def _load(schema: Schema, document, what: str) -> dict:
+    if not isinstance(document, dict):
+        raise PayloadError(f"{what} payload must be a JSON object, got {type(document).__name__}")
+    try:
+        return schema.load(document)
+    except ValidationError as exc:
+        raise PayloadError(f"{what} payload fails the schema: {_describe(exc.messages)}") from None
+
+
+def _describe(messages, prefix: str = "") -> str:
+    parts = []
+    for key, value in (messages.items() if isinstance(messages, dict) else [("", messages)]):
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            parts.append(_describe(value, path))
+        else:
+            parts.append(f"{path}: {' '.join(map(str, value))}")
+    return "; ".join(parts)
+
+
+_ORDER, _CUSTOMER, _DELETED = OrderSchema(), CustomerSchema(), DeletedSchema()
+
+
+def load_order(document) -> dict:
+    return _load(_ORDER, document, "order")
+
+
+def load_customer(document) -> dict:
+    return _load(_CUSTOMER, document, "customer")
+
+
+def load_deleted(document) -> dict:
+    return _load(_DELETED, document, "deleted")

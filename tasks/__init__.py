@@ -1,0 +1,4 @@
+"""Celery adapters: `celery -A tasks worker|beat|flower`. Tasks are thin; connector/ does the work."""
+from tasks.celery import app
+
+__all__ = ["app"]

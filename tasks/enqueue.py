@@ -1,0 +1,42 @@
+"""Sending work to the broker without ever blocking on a broker that is down.
+
+The database already holds every piece of work, so a failed send loses nothing: the
+sweeper finds the row once its lease has run out. After a failure the breaker stays open
+for a few seconds, so a burst of webhooks does not pay a connect timeout each.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+BREAKER_SECONDS = 5.0
+_open_until = 0.0
+_lock = threading.Lock()
+
+
+def send(task, *args, **options) -> bool:
+    """apply_async, or False when the broker cannot take it now."""
+    global _open_until
+    if time.monotonic() < _open_until:
+        return False
+    try:
+        task.apply_async(args=args, **options)
+        return True
+    except Exception as exc:  # any broker failure; the row waits for the sweeper
+        with _lock:
+            _open_until = time.monotonic() + BREAKER_SECONDS
+        log.warning("broker unavailable, %s(%s) left for the sweeper: %s", task.name,
+                    ", ".join(map(str, args)), type(exc).__name__)
+        return False
+
+
+def broker_reachable(app, timeout: float = 2.0) -> bool:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+        return True
+    except Exception:
+        return False

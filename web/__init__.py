@@ -1,0 +1,1 @@
+"""The Flask receiver: thin, it verifies, stores and enqueues; the worker does the rest."""

@@ -1,0 +1,29 @@
+"""`/healthz` (the process is up) and `/readyz` (Postgres and the broker answer)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from connector.store.database import CONNECTION_ERRORS
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(status="ok")
+
+
+@bp.get("/readyz")
+def readyz():
+    checks = {"postgres": _postgres_ok(), "broker": bool(current_app.config["BROKER_CHECK"]())}
+    ready = all(checks.values())
+    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+
+
+def _postgres_ok() -> bool:
+    try:
+        with current_app.config["RUNTIME"].db.transaction() as cur:
+            cur.execute("SELECT 1")
+        return True
+    except CONNECTION_ERRORS:
+        return False
