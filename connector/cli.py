@@ -120,7 +120,8 @@ def run(port):
         if started:
             click.echo(f"stopping the embedded {' and '.join(started)} …")
             embedded.stop(settings.var_dir, started)
-    sys.exit(code)
+    # Ctrl-C is how a developer stops the demo: that is a clean stop, not a failure.
+    sys.exit(0 if code in (130, 143, -2, -15) else code)
 
 
 @main.command()
@@ -129,9 +130,13 @@ def status():
     from connector.store import Database
     from connector.store import deliveries, orders
 
-    database = Database(_urls(load_settings()).database_url, maxconn=1)
+    database = Database(_urls(load_settings()).database_url, size=1)
     with database.transaction() as cur:
         delivery_counts = deliveries.counts_by_state(cur)
         order_counts = orders.counts_by_state(cur)
     click.echo("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(delivery_counts.items())) or "none"))
     click.echo("orders:     " + (", ".join(f"{k} {v}" for k, v in sorted(order_counts.items())) or "none"))
+
+
+from connector.credentials_cli import credentials  # noqa: E402  (last: it does not import this module)
+main.add_command(credentials)

@@ -20,7 +20,8 @@ class Processed:
     delivery_id: int
     topic: str
     outcome: str                # applied | stale | deleted | unknown_resource | error
-    resource_id: int | None = None
+    resource_id: int | None = None   # WooCommerce id
+    row_id: int | None = None        # our orders / customers row
     order_state: str | None = None
     error: str | None = None
 
@@ -28,6 +29,11 @@ class Processed:
     def order_ready(self) -> bool:
         """An order that this delivery made (or kept) ready to post."""
         return self.topic.startswith("order.") and self.order_state == "ready"
+
+    @property
+    def customer_changed(self) -> bool:
+        """A registered customer that may need its Address Book entry."""
+        return self.topic.startswith("customer.") and self.outcome == "applied"
 
 
 def process(cur, delivery_id: int, *, posting_statuses) -> Processed | None:
@@ -72,11 +78,13 @@ def _apply(cur, row, document, posting_statuses) -> Processed:
         )
         if stored is None:
             return Processed(delivery_id, topic, "stale", order["id"])
-        return Processed(delivery_id, topic, "applied", order["id"], order_state=stored["state"])
+        return Processed(delivery_id, topic, "applied", order["id"], stored["id"], order_state=stored["state"])
     customer = load_customer(document)
     stored = customer_rows.upsert(cur, source=source, customer=customer, payload_json=body_text,
                                   delivery_id=delivery_id)
-    return Processed(delivery_id, topic, "applied" if stored else "stale", customer["id"])
+    if stored is None:
+        return Processed(delivery_id, topic, "stale", customer["id"])
+    return Processed(delivery_id, topic, "applied", customer["id"], stored["id"])
 
 
 def take_due(cur, *, lease_seconds: int, limit: int = 500) -> list[int]:

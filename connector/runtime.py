@@ -29,6 +29,62 @@ class Runtime:
     def db(self) -> Database:
         return Database(self.database_url)
 
+    @cached_property
+    def redis(self):
+        import redis
+
+        return redis.Redis.from_url(self.redis_url, socket_connect_timeout=3, socket_timeout=10)
+
+    @cached_property
+    def vault(self):
+        from connector.vault import vault_for
+
+        return vault_for(self.settings)
+
+    def ais_login(self):
+        """AIS credentials: stored (encrypted) values win over the environment."""
+        from connector.jde.session import AisLogin
+        from connector.vault import effective_ais, load_credentials
+
+        with self.db.transaction() as cur:
+            stored = load_credentials(cur, self.vault, "ais")
+        creds = effective_ais(self.settings, stored)
+        base_url = creds.base_url or sandbox_ais_url(self.settings)
+        return AisLogin(base_url=base_url, username=creds.username or "", password=creds.password or "",
+                        environment=creds.environment or "", role=creds.role or "",
+                        device_name=creds.device_name or self.settings.ais_device_name)
+
+    @cached_property
+    def ais_session(self):
+        """One per process: it keeps the in-process copy of the shared token."""
+        from connector.jde.session import AisSession
+
+        vault = self.vault
+        return AisSession(self.ais_login(), self.redis,
+                          seal=lambda token: vault.encrypt({"token": token}),
+                          unseal=lambda blob: vault.decrypt(blob)["token"])
+
+    def ais_client(self, on_call=None):
+        from connector.jde.client import AisClient
+
+        return AisClient(self.ais_session, on_call=on_call)
+
+
+def sandbox_ais_url(settings: Settings) -> str:
+    """Where the sandbox AIS server listens when no AIS_BASE_URL is configured."""
+    import json
+    import os
+
+    url = os.environ.get("SANDBOX_AIS_URL")
+    if url:
+        return url
+    marker = settings.var_dir / "sandbox.json"
+    if marker.exists():
+        return json.loads(marker.read_text())["ais_url"]
+    raise embedded.ServicesNotRunning(
+        "AIS_BASE_URL is not set and no sandbox AIS server is running: set AIS_BASE_URL (and AIS_USERNAME, "
+        "AIS_PASSWORD, ...) for a real JDE, or run the sandbox with `connector run` or `connector sandbox ais`")
+
 
 def load_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or load_settings()

@@ -25,7 +25,7 @@ class Receipt:
 
     @property
     def needs_processing(self) -> bool:
-        return not self.duplicate and self.state == "received"
+        return not self.duplicate and self.state == "queued"
 
 
 def is_ping(headers, form_body: bytes) -> bool:
@@ -53,7 +53,11 @@ def store(cur, *, headers, body: bytes, default_source: str, lease_seconds: int)
     topic = (headers.get("X-WC-Webhook-Topic") or "").strip().lower() or "unknown"
     source = normalise_source(headers.get("X-WC-Webhook-Source") or default_source)
     wc_delivery_id = headers.get("X-WC-Webhook-Delivery-ID") or None
-    state = "received" if topic in HANDLED_TOPICS else "ignored"
+    # Stored as `queued`: the caller enqueues right after the commit and turns the row back
+    # to `received` only if the broker refuses it, so the common path costs one transaction.
+    # A crash between commit and publish leaves a `queued` row that never reached the
+    # broker, which is the case the sweeper exists for anyway.
+    state = "queued" if topic in HANDLED_TOPICS else "ignored"
     delivery_id, new = delivery_rows.insert(
         cur,
         source=source,
@@ -64,7 +68,7 @@ def store(cur, *, headers, body: bytes, default_source: str, lease_seconds: int)
         body_sha256=hashlib.sha256(body).digest(),
         dedupe_key=dedupe_key(topic, body, wc_delivery_id),
         state=state,
-        error=None if state == "received" else f"topic {topic!r} is not handled by the connector",
+        error=None if state == "queued" else f"topic {topic!r} is not handled by the connector",
         lease_seconds=lease_seconds,
     )
     return Receipt(delivery_id=delivery_id, duplicate=not new, state=state)

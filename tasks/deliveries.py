@@ -6,7 +6,7 @@ from celery.utils.log import get_task_logger
 
 from connector import deliveries
 from tasks.celery import MAX_RETRY_BACKOFF, app, runtime
-from tasks.enqueue import send
+from tasks.enqueue import resend_due, send
 
 log = get_task_logger(__name__)
 
@@ -23,15 +23,18 @@ def process_delivery(delivery_id: int):
         return {"delivery_id": delivery_id, "outcome": "already_processed"}
     if result.outcome == "error":
         log.warning("delivery %s stored as error: %s", delivery_id, result.error)
+    # After the commit: the posting task must find the order row as this delivery left it.
+    from tasks.posting import post_order, sync_customer
+
+    if result.order_ready:
+        send(post_order, result.row_id)
+    elif result.customer_changed:
+        send(sync_customer, result.row_id)
     return {"delivery_id": delivery_id, "topic": result.topic, "outcome": result.outcome,
             "resource_id": result.resource_id}
 
 
 @app.task(name="sweep_deliveries")
 def sweep_deliveries(limit: int = 500):
-    with runtime.db.transaction() as cur:
-        due = deliveries.take_due(cur, lease_seconds=runtime.settings.lease_seconds, limit=limit)
-    sent = sum(send(process_delivery, delivery_id) for delivery_id in due)
-    if due:
-        log.info("sweeper re-enqueued %s of %s unfinished deliveries", sent, len(due))
-    return {"due": len(due), "sent": sent}
+    """Re-enqueue deliveries left unfinished past their lease (broker down, worker killed)."""
+    return resend_due(deliveries.take_due, process_delivery, "deliveries", limit=limit)

@@ -40,3 +40,15 @@ def broker_reachable(app, timeout: float = 2.0) -> bool:
         return True
     except Exception:
         return False
+
+
+def resend_due(take_due, task, what: str, *, limit: int) -> dict:
+    """A sweep: take the rows whose lease ran out (re-leasing them) and enqueue them again."""
+    from tasks.celery import runtime
+
+    with runtime.db.transaction() as cur:
+        due = take_due(cur, lease_seconds=runtime.settings.lease_seconds, limit=limit)
+    sent = sum(send(task, row_id) for row_id in due)
+    if due:
+        log.info("sweeper re-enqueued %s of %s unfinished %s", sent, len(due), what)
+    return {"due": len(due), "sent": sent}

@@ -14,10 +14,11 @@ import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "woocommerce"
-TEST_DATABASE = "connector_test"
+# One database per test session, so two sessions on one server do not drop each other's.
+TEST_DATABASE = f"connector_test_{os.getpid()}"
 TEST_REDIS_DB = 15
 WEBHOOK_SECRET = "test-webhook-secret"
-TABLES = ("audit_log", "orders", "customers", "deliveries", "sync_state")
+TABLES = ("audit_log", "journal_entries", "orders", "customers", "deliveries", "sync_state", "credentials")
 
 _started_embedded: list[str] = []
 _var_dir = ROOT / "var" / "test"
@@ -79,6 +80,15 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+    from connector.store.database import connect_once
+
+    url = os.environ.get("DATABASE_URL", "")
+    if url.endswith("/" + TEST_DATABASE):
+        admin = connect_once(_with_database(url, "postgres"))
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {TEST_DATABASE} WITH (FORCE)")
+        admin.close()
     if _started_embedded:
         from connector import embedded
 

@@ -54,18 +54,20 @@ def receive():
         return jsonify(error="database unavailable, delivery not stored"), 503
 
     # After the commit: a worker must find the row it is told about.
-    if receipt.needs_processing and current_app.config["ENQUEUE"](receipt.delivery_id):
-        _mark_queued(runtime, receipt.delivery_id)
-    outcome = "duplicate" if receipt.duplicate else receipt.state
+    state = receipt.state
+    if receipt.needs_processing and not current_app.config["ENQUEUE"](receipt.delivery_id):
+        state = _mark_not_queued(runtime, receipt.delivery_id)
+    outcome = "duplicate" if receipt.duplicate else state
     WEBHOOKS.labels(outcome).inc()
-    return jsonify(delivery_id=receipt.delivery_id, duplicate=receipt.duplicate, state=receipt.state), 200
+    return jsonify(delivery_id=receipt.delivery_id, duplicate=receipt.duplicate, state=state), 200
 
 
-def _mark_queued(runtime, delivery_id: int) -> None:
+def _mark_not_queued(runtime, delivery_id: int) -> str:
     from connector.store import deliveries
 
     try:
         with runtime.db.transaction() as cur:
-            deliveries.mark_queued(cur, delivery_id)
+            deliveries.mark_not_queued(cur, delivery_id)
+        return "received"
     except CONNECTION_ERRORS:
-        pass  # a hint only; the delivery is stored and enqueued
+        return "queued"  # stored all the same; the sweeper sends it once its lease runs out

@@ -42,3 +42,44 @@ def mark_deleted(cur, *, source: str, woo_id: int, delivery_id: int) -> bool:
 def get(cur, *, source: str, woo_id: int):
     cur.execute("SELECT * FROM customers WHERE source = %s AND woo_id = %s", (source, woo_id))
     return cur.fetchone()
+
+
+def lock_for_posting(cur, *, source: str, woo_id: int | None, email: str | None,
+                     first_name: str, last_name: str):
+    """The customer row of an order, created if missing, locked until the transaction ends.
+
+    A registered customer is keyed by WooCommerce id, a guest by email. The lock makes two
+    workers posting two orders of one new customer create one Address Book entry, not two.
+    """
+    if woo_id:
+        cur.execute(
+            """
+            INSERT INTO customers (source, woo_id, email, first_name, last_name)
+            VALUES (%s, %s, %s, %s, %s)
+            ON CONFLICT (source, woo_id) WHERE woo_id IS NOT NULL DO NOTHING
+            """,
+            (source, woo_id, email, first_name, last_name),
+        )
+        cur.execute("SELECT * FROM customers WHERE source = %s AND woo_id = %s FOR UPDATE", (source, woo_id))
+    else:
+        cur.execute(
+            """
+            INSERT INTO customers (source, woo_id, email, first_name, last_name)
+            VALUES (%s, NULL, %s, %s, %s)
+            ON CONFLICT (source, lower(email)) WHERE woo_id IS NULL DO NOTHING
+            """,
+            (source, email, first_name, last_name),
+        )
+        cur.execute("SELECT * FROM customers WHERE source = %s AND woo_id IS NULL AND lower(email) = lower(%s) "
+                    "FOR UPDATE", (source, email))
+    return cur.fetchone()
+
+
+def set_address_number(cur, customer_id: int, address_number: int) -> None:
+    cur.execute("UPDATE customers SET address_number = %s, updated_at = now() WHERE id = %s",
+                (address_number, customer_id))
+
+
+def get_by_id(cur, customer_id: int):
+    cur.execute("SELECT * FROM customers WHERE id = %s", (customer_id,))
+    return cur.fetchone()

@@ -28,11 +28,9 @@ def insert(cur, *, source, topic, webhook_id, wc_delivery_id, body, body_sha256,
     return cur.fetchone()["id"], False
 
 
-def mark_queued(cur, delivery_id: int) -> None:
-    # Only a hint for operators (received → queued): losing it in a crash is harmless,
-    # so it does not wait for its WAL flush on the webhook's hot path.
-    cur.execute("SET LOCAL synchronous_commit TO OFF")
-    cur.execute("UPDATE deliveries SET state = 'queued' WHERE id = %s AND state = 'received'", (delivery_id,))
+def mark_not_queued(cur, delivery_id: int) -> None:
+    """The broker refused the delivery: it waits in `received` for the sweeper."""
+    cur.execute("UPDATE deliveries SET state = 'received' WHERE id = %s AND state = 'queued'", (delivery_id,))
 
 
 def claim(cur, delivery_id: int):

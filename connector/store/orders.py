@@ -71,3 +71,82 @@ def get(cur, *, source: str, woo_id: int):
 def counts_by_state(cur) -> dict[str, int]:
     cur.execute("SELECT state, count(*) AS n FROM orders GROUP BY state")
     return {row["state"]: row["n"] for row in cur.fetchall()}
+
+
+def claim_for_posting(cur, order_id: int, *, lease_seconds: int):
+    """Take an order for posting: `ready`, or `posting` whose claim ran out (its worker died).
+
+    Returns the row with the new attempt count and `reclaimed` (true when a previous
+    attempt may have reached JDE), or None when the order is not ours to post now.
+    """
+    cur.execute(
+        """
+        UPDATE orders o SET state = 'posting', attempts = o.attempts + 1,
+                            lease_until = now() + make_interval(secs => %s), updated_at = now()
+        FROM (SELECT id, state AS previous_state FROM orders WHERE id = %s FOR UPDATE) prev
+        WHERE o.id = prev.id
+          AND (o.state = 'ready' OR (o.state = 'posting' AND o.lease_until < now()))
+        RETURNING o.*, prev.previous_state
+        """,
+        (lease_seconds, order_id),
+    )
+    return cur.fetchone()
+
+
+def finish_posting(cur, order_id: int, *, state: str, batch_number: str | None = None,
+                   document_number=None, error: str | None = None) -> None:
+    cur.execute(
+        """
+        UPDATE orders SET state = %s, batch_number = COALESCE(%s, batch_number),
+                          document_number = COALESCE(%s, document_number), last_error = %s,
+                          lease_until = NULL, updated_at = now()
+        WHERE id = %s
+        """,
+        (state, batch_number, None if document_number is None else str(document_number), error, order_id),
+    )
+
+
+def release_for_retry(cur, order_id: int, *, error: str, delay_seconds: float, lease_seconds: int) -> None:
+    """Back to `ready` after a transient failure; the sweeper leaves it alone until the retry is due."""
+    cur.execute(
+        """
+        UPDATE orders SET state = 'ready', last_error = %s, updated_at = now(),
+                          lease_until = now() + make_interval(secs => %s)
+        WHERE id = %s AND state = 'posting'
+        """,
+        (error, delay_seconds + lease_seconds, order_id),
+    )
+
+
+def take_unfinished(cur, *, lease_seconds: int, limit: int) -> list[int]:
+    """Orders left `ready` or `posting` past their lease (lost message, killed worker), re-leased."""
+    cur.execute(
+        """
+        UPDATE orders SET lease_until = now() + make_interval(secs => %s)
+        WHERE id IN (
+            SELECT id FROM orders
+            WHERE state IN ('ready', 'posting')
+              AND COALESCE(lease_until, updated_at + make_interval(secs => %s)) < now()
+            ORDER BY id LIMIT %s
+            FOR UPDATE SKIP LOCKED)
+          AND state = 'ready'
+        RETURNING id
+        """,
+        (lease_seconds, lease_seconds, limit),
+    )
+    ready = [row["id"] for row in cur.fetchall()]
+    # A `posting` row keeps its expired lease: the claim in post_order recognises it as
+    # abandoned (and looks the batch up in JDE first).
+    cur.execute(
+        """
+        SELECT id FROM orders WHERE state = 'posting' AND lease_until < now()
+        ORDER BY id LIMIT %s
+        """,
+        (limit,),
+    )
+    return sorted(set(ready + [row["id"] for row in cur.fetchall()]))
+
+
+def get_by_id(cur, order_id: int):
+    cur.execute("SELECT * FROM orders WHERE id = %s", (order_id,))
+    return cur.fetchone()

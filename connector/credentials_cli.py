@@ -1,0 +1,173 @@
+"""`connector credentials …`: store the AIS and WooCommerce credentials encrypted in Postgres.
+
+Secrets are only ever typed at a hidden prompt (never options: those end up in shell
+history and `ps`), and never printed back. Registered in connector/cli.py; this module
+does not import connector.cli so that either can be imported first.
+"""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+
+import click
+
+from connector import embedded, vault as vaults
+from connector.config import load_settings
+from connector.store import Database
+from connector.store import credentials as store
+
+SANDBOX_WARNING = ("warning: CONNECTOR_SECRET_KEY is not set: using the public sandbox-only key, "
+                   "which protects nothing. Set CONNECTOR_SECRET_KEY before storing real credentials.")
+
+
+def _fail(message: str):
+    click.secho(message, fg="red", err=True)
+    sys.exit(2)
+
+
+def _settings_and_vault():
+    settings = load_settings()
+    try:
+        vault = vaults.vault_for(settings)
+    except (vaults.MissingSecretKey, vaults.InvalidSecretKey) as exc:
+        _fail(str(exc))
+    if vault.sandbox:
+        click.secho(SANDBOX_WARNING, fg="yellow", err=True)
+    return settings, vault
+
+
+@contextmanager
+def _transaction(settings):
+    try:
+        url = embedded.resolve_urls(settings).database_url
+    except embedded.ServicesNotRunning as exc:
+        _fail(str(exc))
+    database = Database(url, size=1)
+    try:
+        with database.transaction() as cur:
+            yield cur
+    finally:
+        database.close()
+
+
+def _ask(value, text):
+    """An option's value, or a prompt for it. Blank means "not stored": the environment (or the
+    default) keeps applying, rather than being frozen into the stored copy."""
+    if value is not None:
+        return value.strip() or None
+    return click.prompt(f"{text} (blank: from the environment)", default="", show_default=False).strip() or None
+
+
+def _ask_secret(text, required: bool = True):
+    answer = click.prompt(text, hide_input=True, confirmation_prompt=True,
+                          **({} if required else {"default": "", "show_default": False}))
+    return answer or None
+
+
+def _store(settings, vault, name: str, document: dict):
+    document = {k: v for k, v in document.items() if v not in (None, "", [], ())}
+    with _transaction(settings) as cur:
+        vaults.store_credentials(cur, vault, name, document)
+    click.echo(f"stored {name} credentials ({', '.join(sorted(document))}) under key {vault.fingerprint}")
+
+
+@click.group()
+def credentials():
+    """Credentials stored encrypted in Postgres (they win over the environment)."""
+
+
+@credentials.group("set")
+def set_():
+    """Store credentials (replaces what was stored under that name)."""
+
+
+@set_.command("ais")
+@click.option("--base-url", help="AIS server, e.g. https://ais.example.com:9300")
+@click.option("--username")
+@click.option("--environment", help="e.g. JDV920")
+@click.option("--role", help="e.g. *ALL")
+@click.option("--device-name")
+def set_ais(base_url, username, environment, role, device_name):
+    """JDE AIS login; the password is asked at a hidden prompt."""
+    settings, vault = _settings_and_vault()  # before any prompt: fail early on a bad key
+    base_url = _ask(base_url, "AIS base URL")
+    if base_url and vault.sandbox:
+        # A real server's password under the public sandbox key would be stored in the clear in effect.
+        _fail("refusing to store credentials for a real AIS server without CONNECTOR_SECRET_KEY: "
+              + vaults.GENERATE_HINT)
+    document = {
+        "base_url": base_url,
+        "username": _ask(username, "AIS username"),
+        "password": _ask_secret("AIS password"),
+        "environment": _ask(environment, "JDE environment"),
+        "role": _ask(role, "JDE role"),
+        "device_name": _ask(device_name, "Device name"),
+    }
+    _store(settings, vault, "ais", document)
+
+
+@set_.command("woo")
+@click.option("--store-url", help="e.g. https://shop.example.com")
+@click.option("--consumer-key")
+def set_woo(store_url, consumer_key):
+    """WooCommerce REST keys; the consumer and webhook secrets are asked at hidden prompts."""
+    settings, vault = _settings_and_vault()
+    document = {
+        "store_url": _ask(store_url, "Store URL"),
+        "consumer_key": _ask(consumer_key, "Consumer key"),
+        "consumer_secret": _ask_secret("Consumer secret"),
+    }
+    webhook_secret = _ask_secret("Webhook secret (blank: the consumer secret)", required=False)
+    document["webhook_secrets"] = [webhook_secret] if webhook_secret else []
+    _store(settings, vault, "woo", document)
+
+
+def _shown(name: str, value) -> str:
+    if name in vaults.SECRET_FIELDS:
+        return "set" if value else "not set"
+    if isinstance(value, (tuple, list)):
+        return ", ".join(value) or "-"
+    return "-" if value in (None, "") else str(value)
+
+
+@credentials.command("show")
+def show():
+    """What is stored, what is effective and where each value comes from (secrets redacted)."""
+    settings, vault = _settings_and_vault()
+    with _transaction(settings) as cur:
+        rows = {row["name"]: row for row in store.all(cur)}
+    click.echo(f"keys: {', '.join(vault.fingerprints)}" + (" (sandbox-only key)" if vault.sandbox else ""))
+    for name, resolve in (("ais", vaults.resolve_ais), ("woo", vaults.resolve_woo)):
+        row, stored = rows.get(name), None
+        if row is None:
+            click.echo(f"\n[{name}] nothing stored")
+        else:
+            try:
+                stored = vault.decrypt(row["ciphertext"])
+                state = "current key" if row["key_fingerprint"] == vault.fingerprint else "old key: run rotate-key"
+            except vaults.InvalidToken:
+                state = "CANNOT DECRYPT: its key is not in CONNECTOR_SECRET_KEY; ignored"
+            click.echo(f"\n[{name}] stored {row['updated_at']:%Y-%m-%d %H:%M:%S%z}, key {row['key_fingerprint']} ({state})")
+        effective, sources = resolve(settings, stored)
+        for field_name, source in sources.items():
+            click.echo(f"  {field_name:<16} {_shown(field_name, getattr(effective, field_name)):<40} {source}")
+
+
+@credentials.command("rotate-key")
+def rotate_key():
+    """Re-encrypt every stored row under the newest key (put the new key first in CONNECTOR_SECRET_KEY)."""
+    settings, vault = _settings_and_vault()
+    try:
+        with _transaction(settings) as cur:
+            count = vaults.rotate_all(cur, vault)
+    except vaults.UndecryptableCredentials as exc:
+        _fail(str(exc))
+    click.echo(f"re-encrypted {count} row(s) under key {vault.fingerprint}")
+    if len(vault.fingerprints) > 1:
+        click.echo("the older key(s) can now be removed from CONNECTOR_SECRET_KEY")
+
+
+@credentials.command("generate-key")
+def generate_key():
+    """Print a new Fernet key (put it first in CONNECTOR_SECRET_KEY)."""
+    click.echo(vaults.generate_key())

@@ -1,0 +1,125 @@
+"""Posting a paid order to the JDE general ledger, exactly once.
+
+1. Claim the order row (`ready` → `posting`, with a lease) in its own transaction, so two
+   workers never post one order and a killed worker's claim runs out.
+2. Build the journal entry (ledger rules); an order that cannot be posted as it is goes to
+   `needs_attention` with the reason.
+3. Ensure the customer's Address Book entry.
+4. If an earlier attempt may have reached JDE (second attempt, reclaimed claim), look the
+   batch up in F0911 first: if it is there, the order is posted.
+5. Call the GL orchestration with the order reference as BatchNumber. A duplicate-batch
+   answer means it is already in JDE: verify, then `posted`. A validation error goes to
+   `needs_attention`. An unknown outcome (timeout, dropped connection) is looked up before
+   anything else; a transient failure goes back to `ready` for a retry with backoff, and
+   after `max_attempts` to `failed`.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from connector import address_book, ledger
+from connector.audit_trail import AuditTrail
+from connector.jde.errors import AisError, AisOutcomeUnknown, AisRejected
+from connector.store import journal_entries
+from connector.store import orders as order_rows
+from connector.woo.schemas import PayloadError, load_order
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 2.0
+BACKOFF_MAX = 300.0
+
+
+@dataclass(frozen=True)
+class PostingResult:
+    order_id: int
+    outcome: str                  # posted | already_posted | needs_attention | retry | failed | skipped
+    document_number: str | None = None
+    retry_in: float | None = None
+    error: str | None = None
+
+
+def retry_delay(attempt: int) -> float:
+    """Exponential backoff with full jitter (AWS's recipe): uniform in [0, min(cap, base·2^n)]."""
+    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** attempt))
+
+
+def find_posted(ais, mapping, batch_number: str) -> str | None:
+    """The JDE document number of a batch already in F0911, or None."""
+    column = mapping.orchestrations.reference_column
+    for row in ais.browse("F0911", columns=["DOC", "DCT", column],
+                          conditions=[(column, "EQUAL", [batch_number]),
+                                      ("DCT", "EQUAL", [mapping.posting.document_type])],
+                          page_size=10):
+        return str(row["F0911_DOC"])
+    return None
+
+
+def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
+               max_attempts: int = MAX_ATTEMPTS) -> PostingResult:
+    """Post one order. `make_ais(on_call)` returns an AIS client reporting to `on_call`."""
+    with db.transaction() as cur:
+        order = order_rows.claim_for_posting(cur, order_id, lease_seconds=lease_seconds)
+        if order is None:
+            return PostingResult(order_id, "skipped")
+        trail = AuditTrail(db, "order", order["woo_id"])
+        trail.state_change(cur, order["previous_state"], "posting", f"attempt {order['attempts']}")
+
+    def finish(state: str, *, document_number=None, error=None, outcome=None) -> PostingResult:
+        with db.transaction() as cur:
+            order_rows.finish_posting(cur, order_id, state=state, batch_number=batch,
+                                      document_number=document_number, error=error)
+            if state == "posted":
+                journal_entries.mark_posted(cur, batch_number=batch, document_number=document_number,
+                                            address_number=address_number)
+            trail.state_change(cur, "posting", state, error)
+        return PostingResult(order_id, outcome or state, document_number and str(document_number), error=error)
+
+    batch, address_number = ledger.batch_number(order["woo_id"]), None
+    try:
+        document = load_order(order["payload"])
+        entry = ledger.journal_entry(document, mapping)
+    except (ledger.NotPostable, PayloadError) as exc:
+        return finish("needs_attention", error=str(exc))
+    with db.transaction() as cur:
+        journal_entries.save_pending(cur, order_id=order_id, entry=entry)
+
+    ais = make_ais(trail.ais_call)
+    # A second attempt, or a claim taken over from a dead worker, may already be in JDE.
+    maybe_posted = order["attempts"] > 1 or order["previous_state"] == "posting"
+    try:
+        address_number = address_book.ensure_for_order(db, ais, mapping, source=order["source"], order=document)
+        if maybe_posted:
+            found = find_posted(ais, mapping, batch)
+            if found:
+                return finish("posted", document_number=found, outcome="already_posted")
+        try:
+            answer = ais.orchestrate(mapping.orchestrations.post_journal_entry,
+                                     entry.orchestration_input(address_number))
+        except AisOutcomeUnknown:
+            found = find_posted(ais, mapping, batch)
+            if found:
+                return finish("posted", document_number=found)
+            raise
+        except AisRejected as exc:
+            if exc.names_duplicate_batch(batch):
+                found = find_posted(ais, mapping, batch)
+                if found:
+                    return finish("posted", document_number=found, outcome="already_posted")
+                return finish("needs_attention", error=f"JDE reports batch {batch} as a duplicate, but no "
+                                                       f"F0911 line carries it: check F0911Z1 ({exc.text})")
+            raise
+        return finish("posted", document_number=answer.get("DocumentNumber"))
+    except ledger.NotPostable as exc:
+        return finish("needs_attention", error=str(exc))
+    except AisRejected as exc:
+        return finish("needs_attention", error=exc.text)
+    except AisError as exc:
+        if order["attempts"] >= max_attempts:
+            return finish("failed", error=f"gave up after {order['attempts']} attempts: {exc.text}")
+        delay = retry_delay(order["attempts"])
+        with db.transaction() as cur:
+            order_rows.release_for_retry(cur, order_id, error=exc.text, delay_seconds=delay,
+                                         lease_seconds=lease_seconds)
+            trail.state_change(cur, "posting", "ready", f"retry in {delay:.1f}s: {exc.text}")
+        return PostingResult(order_id, "retry", retry_in=delay, error=exc.text)

@@ -1,0 +1,40 @@
+"""SQL of `journal_entries`: what the connector posted (or is posting) to JDE."""
+from __future__ import annotations
+
+import json
+
+
+def save_pending(cur, *, order_id: int, entry, kind: str = "sale") -> None:
+    """Record the entry before it is sent; a re-attempt refreshes it while it is not posted."""
+    lines = [{"line": l.line_number, "account": l.account_number, "amount": str(l.amount),
+              "explanation": l.explanation} for l in entry.lines]
+    cur.execute(
+        """
+        INSERT INTO journal_entries (order_id, kind, batch_number, company, document_type, gl_date,
+                                     currency, total_debit, lines)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)
+        ON CONFLICT (batch_number) DO UPDATE SET
+            company = EXCLUDED.company, document_type = EXCLUDED.document_type, gl_date = EXCLUDED.gl_date,
+            currency = EXCLUDED.currency, total_debit = EXCLUDED.total_debit, lines = EXCLUDED.lines,
+            updated_at = now()
+        WHERE journal_entries.state = 'pending'
+        """,
+        (order_id, kind, entry.batch_number, entry.company, entry.document_type, entry.gl_date,
+         entry.currency, entry.total_debit, json.dumps(lines)),
+    )
+
+
+def mark_posted(cur, *, batch_number: str, document_number, address_number) -> None:
+    cur.execute(
+        """
+        UPDATE journal_entries SET state = 'posted', document_number = %s, address_number = %s,
+                                   posted_at = COALESCE(posted_at, now()), updated_at = now()
+        WHERE batch_number = %s
+        """,
+        (None if document_number is None else str(document_number), address_number, batch_number),
+    )
+
+
+def for_order(cur, order_id: int) -> list[dict]:
+    cur.execute("SELECT * FROM journal_entries WHERE order_id = %s ORDER BY id", (order_id,))
+    return cur.fetchall()

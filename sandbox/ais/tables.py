@@ -1,0 +1,35 @@
+"""The JDE tables the sandbox holds: columns, their data-dictionary descriptions, which are
+numeric (the data service compares those as numbers, the rest as exact strings)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    title: str
+    columns: dict[str, str]  # alias -> description, in AIS column order
+    numeric: frozenset[str]
+
+    def default(self, column: str):
+        return 0 if column in self.numeric else ""
+
+
+TABLES = {table.name: table for table in (
+    Table("F0911", "Account Ledger", {
+        "KCO": "Document Company", "DCT": "Document Type", "DOC": "Document Number",
+        "DGJ": "G/L Date", "JELN": "Journal Entry Line Number",
+        "ANI": "Account Number Input (Mode Unknown)", "MCU": "Business Unit", "OBJ": "Object Account",
+        "SUB": "Subsidiary", "AA": "Amount", "CRCD": "Currency Code - From",
+        "EXA": "Explanation - Name Alpha", "AN8": "Address Number", "VINV": "Supplier Invoice Number",
+        "ICU": "Batch Number", "LT": "Ledger Type",
+    }, frozenset({"DOC", "JELN", "AA", "AN8", "ICU"})),
+    Table("F0101", "Address Book Master", {
+        "AN8": "Address Number", "ALPH": "Alpha Name", "AT1": "Search Type", "TAX": "Tax ID",
+    }, frozenset({"AN8"})),
+    Table("F01151", "Electronic Address", {
+        "AN8": "Address Number", "IDLN": "Who's Who Line Number - ID", "RCK7": "Line Number ID",
+        "ETP": "Electronic Address Type", "EMAL": "Electronic Address",
+    }, frozenset({"AN8", "IDLN", "RCK7"})),
+)}

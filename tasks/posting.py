@@ -1,0 +1,51 @@
+"""Posting tasks: one order into the GL; a customer into the Address Book; the AIS token."""
+from __future__ import annotations
+
+from celery.utils.log import get_task_logger
+
+import psycopg2
+
+from connector import address_book, posting
+from connector.jde.errors import AisUnavailable
+from connector.audit_trail import AuditTrail
+from connector.store import orders as order_rows
+from tasks.celery import app, runtime
+from tasks.enqueue import resend_due, send
+
+log = get_task_logger(__name__)
+
+
+@app.task(name="post_order")
+def post_order(order_id: int):
+    """Post order row `order_id` (its claim, retries and outcome live in Postgres)."""
+    # Before claiming: without a usable AIS configuration the order stays `ready`.
+    runtime.ais_session  # noqa: B018
+    result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
+                                lease_seconds=runtime.settings.lease_seconds)
+    if result.outcome == "retry":
+        send(post_order, order_id, countdown=result.retry_in)
+    elif result.outcome in ("needs_attention", "failed"):
+        log.warning("order row %s %s: %s", order_id, result.outcome, result.error)
+    return {"order_id": order_id, "outcome": result.outcome, "document_number": result.document_number}
+
+
+@app.task(name="sync_customer", autoretry_for=(AisUnavailable, psycopg2.OperationalError), retry_backoff=2, retry_backoff_max=300,
+          retry_jitter=True, max_retries=8)
+def sync_customer(customer_id: int):
+    """Create or link the Address Book entry of customer row `customer_id`."""
+    trail = AuditTrail(runtime.db, "customer", customer_id)
+    address_number = address_book.ensure_for_customer_row(runtime.db, runtime.ais_client(trail.ais_call),
+                                                          runtime.mapping, customer_id)
+    return {"customer_id": customer_id, "address_number": address_number}
+
+
+@app.task(name="refresh_ais_token")
+def refresh_ais_token():
+    """Touch the shared AIS token before it idles out; log in again if it is invalid."""
+    return {"token": runtime.ais_session.keep_alive()}
+
+
+@app.task(name="sweep_orders")
+def sweep_orders(limit: int = 500):
+    """Re-enqueue orders left `ready` or `posting` past their lease."""
+    return resend_due(order_rows.take_unfinished, post_order, "orders", limit=limit)

@@ -1,0 +1,115 @@
+"""`connector credentials …` against the test database: ciphertext only, redacted output, rotation."""
+from __future__ import annotations
+
+import psycopg2
+import pytest
+from click.testing import CliRunner
+from cryptography.fernet import Fernet
+
+from connector import vault as vaults
+from connector.credentials_cli import credentials
+
+PASSWORD = "Hunter2-very-secret-pw"
+CONSUMER_SECRET = "cs_0123456789abcdef-secret"
+WEBHOOK_SECRET = "whsec-distinct-secret"
+
+
+def _raw_rows(database_url) -> list[tuple]:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT name, ciphertext, key_fingerprint, updated_at::text FROM credentials ORDER BY name")
+        return cur.fetchall()
+
+
+def _raw_bytes(rows) -> bytes:
+    return b"".join(bytes(v) if isinstance(v, memoryview) else str(v).encode() for row in rows for v in row)
+
+
+@pytest.fixture
+def cli(clean_db, monkeypatch):
+    """Run `connector credentials …` with a fresh key, on an empty credentials table."""
+    def empty():
+        conn = psycopg2.connect(clean_db)
+        with conn, conn.cursor() as cur:
+            cur.execute("DELETE FROM credentials")  # clean_db's TRUNCATE list does not include it
+        conn.close()
+
+    for name in ("AIS_BASE_URL", "AIS_USERNAME", "AIS_PASSWORD", "WOO_CONSUMER_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    key = Fernet.generate_key().decode()
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", key)
+    empty()
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        result = runner.invoke(credentials, list(args), input=input, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    invoke.key = key
+    yield invoke
+    empty()
+
+
+def test_set_ais_stores_ciphertext_only_and_show_redacts(cli, clean_db):
+    answers = ["https://ais.example.com:9300", "OPS", PASSWORD, PASSWORD, "JPD920", "*ALL", ""]
+    output = cli("set", "ais", input="\n".join(answers) + "\n")
+    assert "stored ais credentials" in output and PASSWORD not in output
+
+    rows = _raw_rows(clean_db)
+    assert [row[0] for row in rows] == ["ais"]
+    raw = _raw_bytes(rows)
+    assert PASSWORD.encode() not in raw and b"OPS" not in raw and b"password" not in raw
+    assert rows[0][2] == vaults.key_fingerprint(cli.key)
+
+    shown = cli("show")
+    assert PASSWORD not in shown and cli.key not in shown
+    password_line = next(line for line in shown.splitlines() if line.strip().startswith("password"))
+    assert password_line.split()[1:] == ["set", "stored"]
+    username_line = next(line for line in shown.splitlines() if line.strip().startswith("username"))
+    assert username_line.split()[1:] == ["OPS", "stored"]
+    device_line = next(line for line in shown.splitlines() if line.strip().startswith("device_name"))
+    assert device_line.split()[-1] == "env"  # left blank: the environment fills it
+
+
+def test_set_woo_never_echoes_secrets(cli, clean_db):
+    answers = ["https://shop.example", "ck_123", CONSUMER_SECRET, CONSUMER_SECRET, WEBHOOK_SECRET, WEBHOOK_SECRET]
+    output = cli("set", "woo", input="\n".join(answers) + "\n")
+    output += cli("show")
+    for secret in (CONSUMER_SECRET, WEBHOOK_SECRET):
+        assert secret not in output
+        assert secret.encode() not in _raw_bytes(_raw_rows(clean_db))
+    assert "ck_123" in output  # the consumer key is an identifier, not a secret
+
+
+def test_rotate_key_re_encrypts_under_the_new_key(cli, clean_db, monkeypatch):
+    old = cli.key
+    cli("set", "ais", "--base-url", "https://ais.example.com", "--username", "OPS", "--environment", "JPD920",
+        "--role", "*ALL", "--device-name", "dev1", input=f"{PASSWORD}\n{PASSWORD}\n")
+    before = _raw_rows(clean_db)
+
+    new = Fernet.generate_key().decode()
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", f"{new},{old}")
+    assert "old key: run rotate-key" in cli("show")
+    output = cli("rotate-key")
+    assert "re-encrypted 1 row(s)" in output and vaults.key_fingerprint(new) in output
+
+    after = _raw_rows(clean_db)
+    assert after[0][2] == vaults.key_fingerprint(new) != before[0][2]
+    assert bytes(after[0][1]) != bytes(before[0][1])
+
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", new)  # the old key is gone now
+    shown = cli("show")
+    assert "current key" in shown and PASSWORD not in shown
+    assert vaults.Vault([new]).decrypt(bytes(after[0][1]))["password"] == PASSWORD
+
+
+def test_generate_key_prints_a_usable_key(cli):
+    key = cli("generate-key").strip()
+    assert vaults.Vault([key]).fingerprint == vaults.key_fingerprint(key)
+
+
+def test_refuses_a_real_server_under_the_sandbox_key(cli, clean_db, monkeypatch):
+    monkeypatch.delenv("CONNECTOR_SECRET_KEY")
+    result = CliRunner().invoke(credentials, ["set", "ais", "--base-url", "https://ais.example.com"])
+    assert result.exit_code == 2 and "CONNECTOR_SECRET_KEY" in result.output
+    assert _raw_rows(clean_db) == []

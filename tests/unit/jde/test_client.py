@@ -1,0 +1,131 @@
+"""AIS client retry and error rules, with `responses`."""
+import json
+from decimal import Decimal
+
+import pytest
+import redis as redis_lib
+import requests
+import responses
+
+from connector.jde.client import DATASERVICE_PATH, ORCHESTRATOR_PATH, AisClient
+from connector.jde.errors import AisOutcomeUnknown, AisRejected, AisUnavailable
+from connector.jde.session import TOKEN_PATH, AisLogin, AisSession
+
+BASE = "https://ais.example.com"
+ORCH = BASE + ORCHESTRATOR_PATH + "ORCH_WOO_PostJournalEntry"
+
+
+@pytest.fixture
+def client(redis_url):
+    """A client whose token request always answers tok-N (N counts logins)."""
+    redis = redis_lib.Redis.from_url(redis_url)
+    redis.flushdb()
+    counter = iter(range(1, 100))
+    responses.add_callback(responses.POST, BASE + TOKEN_PATH, callback=lambda req: (
+        200, {}, json.dumps({"userInfo": {"token": f"tok-{next(counter)}"}})))
+    session = AisSession(AisLogin(BASE, "JDE", "JDV920", "*ALL", "dev", password="pw"), redis)
+    calls = []
+    return AisClient(session, max_tries=3, max_time=5, on_call=calls.append), calls
+
+
+def _orch_calls():
+    return [c for c in responses.calls if c.request.url == ORCH]
+
+
+@responses.activate
+def test_orchestrate_sends_token_and_device_headers(client):
+    ais, calls = client
+    responses.post(ORCH, json={"DocumentNumber": 100001, "jde__status": "SUCCESS"})
+    assert ais.orchestrate("ORCH_WOO_PostJournalEntry", {"BatchNumber": "WC-1"})["DocumentNumber"] == 100001
+    request = _orch_calls()[0].request
+    assert request.headers["jde-AIS-Auth"] == "tok-1" and request.headers["jde-AIS-Auth-Device"] == "dev"
+    assert calls[-1]["outcome"] == "ok" and calls[-1]["response"]["DocumentNumber"] == 100001
+
+
+@responses.activate
+def test_orchestrate_444_relogs_and_retries_once(client):
+    ais, _ = client
+    responses.post(ORCH, status=444, json={"message": "Invalid token"})
+    responses.post(ORCH, json={"DocumentNumber": 7})
+    assert ais.orchestrate("ORCH_WOO_PostJournalEntry", {})["DocumentNumber"] == 7
+    assert [c.request.headers["jde-AIS-Auth"] for c in _orch_calls()] == ["tok-1", "tok-2"]
+
+
+@responses.activate
+def test_orchestrate_validation_error_is_rejected_not_retried(client):
+    ais, calls = client
+    responses.post(ORCH, status=400, json={
+        "message": {"ORCH_WOO_PostJournalEntry": {"errors": [{"CODE": "0002", "DESC": "Account M30.9 invalid"}]}},
+        "exception": "JDEException", "jde__simpleMessage": "Invalid account", "status": "ERROR"})
+    with pytest.raises(AisRejected) as caught:
+        ais.orchestrate("ORCH_WOO_PostJournalEntry", {})
+    assert "Invalid account" in caught.value.text and "Account M30.9 invalid" in caught.value.text
+    assert len(_orch_calls()) == 1 and calls[-1]["outcome"] == "rejected"
+
+
+@responses.activate
+def test_orchestrate_5xx_is_not_retried_blindly(client):
+    ais, _ = client
+    responses.post(ORCH, status=500, json={"message": "Server Failed to Process Request"})
+    with pytest.raises(AisUnavailable):
+        ais.orchestrate("ORCH_WOO_PostJournalEntry", {})
+    assert len(_orch_calls()) == 1
+
+
+@pytest.mark.parametrize("error", [requests.ReadTimeout("read"), requests.ConnectionError("reset by peer")])
+@responses.activate
+def test_orchestrate_lost_answer_is_outcome_unknown(client, error):
+    ais, calls = client
+    responses.post(ORCH, body=error)
+    with pytest.raises(AisOutcomeUnknown):
+        ais.orchestrate("ORCH_WOO_PostJournalEntry", {})
+    assert len(_orch_calls()) == 1 and calls[-1]["outcome"] == "unknown"
+
+
+@responses.activate
+def test_orchestrate_connect_timeout_is_retried(client):
+    ais, _ = client
+    responses.post(ORCH, body=requests.ConnectTimeout("connect"))
+    responses.post(ORCH, json={"DocumentNumber": 9})
+    assert ais.orchestrate("ORCH_WOO_PostJournalEntry", {})["DocumentNumber"] == 9
+
+
+@responses.activate
+def test_orchestrate_duplicate_batch_is_recognised(client):
+    ais, _ = client
+    responses.post(ORCH, status=400, json={"jde__simpleMessage": "Duplicate batch number WC-727: batch already "
+                                                                 "exists in F0911Z1", "jde__status": "ERROR"})
+    with pytest.raises(AisRejected) as caught:
+        ais.orchestrate("ORCH_WOO_PostJournalEntry", {})
+    assert caught.value.names_duplicate_batch("WC-727") and not caught.value.names_duplicate_batch("WC-72")
+
+
+def _page(rows, more, rid="r1"):
+    answer = {"fs_DATABROWSE_F0911": {"data": {"gridData": {"rowset": rows,
+                                                            "summary": {"records": len(rows), "moreRecords": more}}}}}
+    if more:
+        answer["links"] = [{"rel": "next", "href": BASE + "/jderest/v2/dataservice/next",
+                            "context": {"rid": rid, "stackId": 1, "stateId": 1}}]
+    return answer
+
+
+@responses.activate
+def test_browse_follows_next_links_and_keeps_decimals(client):
+    ais, _ = client
+    responses.post(BASE + DATASERVICE_PATH, body=json.dumps(_page([{"F0911_AA": 29.35}], True)).replace(
+        "29.35", "29.35"))
+    responses.post(BASE + "/jderest/v2/dataservice/next", json=_page([{"F0911_AA": -18.0}], False))
+    rows = list(ais.browse("F0911", columns=["AA"], conditions=[("VINV", "EQUAL", ["WC-727"])]))
+    assert [r["F0911_AA"] for r in rows] == [Decimal("29.35"), Decimal("-18.0")]
+    first = json.loads(responses.calls[1].request.body)
+    assert first["query"]["condition"] == [{"controlId": "F0911.VINV", "operator": "EQUAL",
+                                            "value": [{"content": "WC-727", "specialValueId": "LITERAL"}]}]
+    assert json.loads(responses.calls[2].request.body)["rid"] == "r1"
+
+
+@responses.activate
+def test_browse_retries_5xx_with_backoff(client):
+    ais, _ = client
+    responses.post(BASE + DATASERVICE_PATH, status=503, body="busy")
+    responses.post(BASE + DATASERVICE_PATH, json=_page([{"F0911_AA": 1}], False))
+    assert len(list(ais.browse("F0911", columns=["AA"], conditions=[]))) == 1
