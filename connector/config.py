@@ -41,6 +41,8 @@ class Settings:
     # How long a claimed delivery or order may stay unfinished before the sweeper
     # hands it out again (a worker killed with SIGKILL never acknowledges).
     lease_seconds: int = 120
+    # Base of the exponential backoff between posting attempts (seconds).
+    retry_base_seconds: float = 2.0
 
     @property
     def sandbox(self) -> bool:
@@ -76,4 +78,5 @@ def load_settings(environ: dict | None = None, *, dotenv: bool = True) -> Settin
         woo_consumer_secret=consumer_secret,
         woo_webhook_secrets=webhook_secrets,
         lease_seconds=int(get("CONNECTOR_LEASE_SECONDS") or 120),
+        retry_base_seconds=float(get("CONNECTOR_RETRY_BASE_SECONDS") or 2.0),
     )

@@ -26,7 +26,6 @@ from connector.store import orders as order_rows
 from connector.woo.schemas import PayloadError, load_order
 
 MAX_ATTEMPTS = 8
-BACKOFF_BASE = 2.0
 BACKOFF_MAX = 300.0
 
 
@@ -39,9 +38,9 @@ class PostingResult:
     error: str | None = None
 
 
-def retry_delay(attempt: int) -> float:
+def retry_delay(attempt: int, base: float = 2.0) -> float:
     """Exponential backoff with full jitter (AWS's recipe): uniform in [0, min(cap, base·2^n)]."""
-    return random.uniform(0, min(BACKOFF_MAX, BACKOFF_BASE * 2 ** attempt))
+    return random.uniform(0, min(BACKOFF_MAX, base * 2 ** attempt))
 
 
 def find_posted(ais, mapping, batch_number: str) -> str | None:
@@ -56,7 +55,7 @@ def find_posted(ais, mapping, batch_number: str) -> str | None:
 
 
 def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
-               max_attempts: int = MAX_ATTEMPTS) -> PostingResult:
+               max_attempts: int = MAX_ATTEMPTS, retry_base: float = 2.0) -> PostingResult:
     """Post one order. `make_ais(on_call)` returns an AIS client reporting to `on_call`."""
     with db.transaction() as cur:
         order = order_rows.claim_for_posting(cur, order_id, lease_seconds=lease_seconds)
@@ -117,7 +116,7 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
     except AisError as exc:
         if order["attempts"] >= max_attempts:
             return finish("failed", error=f"gave up after {order['attempts']} attempts: {exc.text}")
-        delay = retry_delay(order["attempts"])
+        delay = retry_delay(order["attempts"], retry_base)
         with db.transaction() as cur:
             order_rows.release_for_retry(cur, order_id, error=exc.text, delay_seconds=delay,
                                          lease_seconds=lease_seconds)

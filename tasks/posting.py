@@ -21,7 +21,8 @@ def post_order(order_id: int):
     # Before claiming: without a usable AIS configuration the order stays `ready`.
     runtime.ais_session  # noqa: B018
     result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
-                                lease_seconds=runtime.settings.lease_seconds)
+                                lease_seconds=runtime.settings.lease_seconds,
+                                retry_base=runtime.settings.retry_base_seconds)
     if result.outcome == "retry":
         send(post_order, order_id, countdown=result.retry_in)
     elif result.outcome in ("needs_attention", "failed"):

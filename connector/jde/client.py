@@ -15,7 +15,7 @@ import json
 import time
 from decimal import Decimal
 from functools import partial
-from typing import Callable, Iterator
+from typing import Callable
 
 import backoff
 import requests
@@ -27,6 +27,10 @@ from connector.jde.session import AisSession
 ORCHESTRATOR_PATH = "/jderest/v3/orchestrator/"
 DATASERVICE_PATH = "/jderest/v2/dataservice"
 _decode = partial(json.loads, parse_float=Decimal)
+
+
+class _CursorLost(AisError):
+    """The paging cursor belonged to a session that was replaced."""
 
 
 class _NotSent(AisUnavailable):
@@ -59,8 +63,13 @@ class AisClient:
                                     summary if summary is not None else inputs)
 
     def browse(self, table: str, *, columns: list[str], conditions: list[tuple[str, str, list]],
-               match: str = "MATCH_ALL", page_size: int = 100) -> Iterator[dict]:
-        """Rows of a table (keys like `F0911_AA`), following next-page links."""
+               match: str = "MATCH_ALL", page_size: int = 100) -> list[dict]:
+        """All rows of a query (keys like `F0911_AA`), following the next-page links.
+
+        A paging cursor belongs to the session that opened it: if the token is replaced
+        between pages, the query starts again from the first page (so no row is counted
+        twice or missed).
+        """
         body = {
             "targetName": table, "targetType": "table", "dataServiceType": "BROWSE",
             "returnControlIDs": "|".join(f"{table}.{c}" for c in columns),
@@ -71,31 +80,44 @@ class AisClient:
                 for column, operator, values in conditions]},
         }
         summary = {"table": table, "conditions": [list(c) for c in conditions], "page_size": page_size}
+        for _ in range(3):
+            try:
+                return self._pages(table, body, summary)
+            except _CursorLost:
+                continue
+        raise AisUnavailable(f"AIS data service on {table}: the session kept changing while paging")
+
+    def _pages(self, table: str, body: dict, summary: dict) -> list[dict]:
+        rows: list[dict] = []
         answer = self._read(DATASERVICE_PATH, body, f"dataservice/{table}", summary)
         while True:
             form = answer.get(f"fs_DATABROWSE_{table}") or {}
             grid = (form.get("data") or {}).get("gridData") or {}
-            yield from grid.get("rowset") or []
+            rows.extend(grid.get("rowset") or [])
             link = next((l for l in answer.get("links") or [] if l.get("rel") == "next"), None)
             if not (grid.get("summary") or {}).get("moreRecords") or link is None:
-                return
-            path = "/" + link["href"].split("/", 3)[3] if link["href"].startswith("http") else link["href"]
+                return rows
+            href = link["href"]
+            path = "/" + href.split("/", 3)[3] if href.startswith("http") else href
             answer = self._read(path, dict(link.get("context") or {}), f"dataservice/{table}/next",
-                                {"table": table, "next": True})
+                                {"table": table, "next": True}, cursor=True)
 
     # -- internals ---------------------------------------------------------------------
-    def _read(self, path, body, service, summary) -> dict:
+    def _read(self, path, body, service, summary, cursor: bool = False) -> dict:
         retrying = backoff.on_exception(backoff.expo, (AisUnavailable, AisInvalidToken), max_tries=self.max_tries,
                                         max_time=self.max_time, jitter=backoff.full_jitter)
-        return retrying(self._call)(path, body, service, summary)
+        return retrying(self._call)(path, body, service, summary, cursor)
 
-    def _call(self, path: str, body: dict, service: str, summary) -> dict:
+    def _call(self, path: str, body: dict, service: str, summary, cursor: bool = False) -> dict:
         token = self.session.token()
         try:
             return self._send(path, body, service, summary, token)
         except AisInvalidToken:
-            # 444: the shared token died. Replace it (single-flight) and try once more.
+            # 444: the shared token died. Replace it (single-flight) and try once more;
+            # a next-page cursor died with it, so paging starts over instead.
             token = self.session.renew(token)
+            if cursor:
+                raise _CursorLost(f"AIS {service}: session replaced while paging") from None
             return self._send(path, body, service, summary, token)
 
     def _send(self, path, body, service, summary, token) -> dict:

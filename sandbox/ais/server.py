@@ -321,6 +321,9 @@ class AisSandbox:
     def expire_tokens(self) -> None:
         self.service.expire_tokens()
 
+    def issued_tokens(self) -> list[str]:
+        return self.service.issued_tokens()
+
     def reset(self) -> None:
         self.service.reset()
 

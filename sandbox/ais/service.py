@@ -220,6 +220,10 @@ class AisService:
         with self._lock:
             return self.knobs.as_dict()
 
+    def issued_tokens(self) -> list[str]:
+        with self._lock:
+            return list(self._tokens.issued)
+
     def expire_tokens(self) -> None:
         with self._lock:
             self._tokens.expire_all()

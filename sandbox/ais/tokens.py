@@ -30,6 +30,7 @@ class TokenStore:
     def __init__(self, rng: random.Random):
         self._rng = rng
         self._sessions: dict[str, Session] = {}
+        self.issued: list[str] = []   # every token ever handed out (tests search logs for them)
 
     def issue(self, *, username: str, environment: str, role: str, device: str | None, address: str,
               now: float) -> Session:
@@ -37,6 +38,7 @@ class TokenStore:
         token = "044" + base64.b64encode(self._rng.randbytes(96)).decode("ascii")
         session = Session(token, username, environment, role, device or None, address, now, now)
         self._sessions[token] = session
+        self.issued.append(token)
         return session
 
     def check(self, token: str | None, *, device: str | None, address: str, now: float, ttl: float,

@@ -129,3 +129,17 @@ def test_browse_retries_5xx_with_backoff(client):
     responses.post(BASE + DATASERVICE_PATH, status=503, body="busy")
     responses.post(BASE + DATASERVICE_PATH, json=_page([{"F0911_AA": 1}], False))
     assert len(list(ais.browse("F0911", columns=["AA"], conditions=[]))) == 1
+
+
+@responses.activate
+def test_browse_restarts_when_token_replaced_between_pages(client):
+    ais, _ = client
+    responses.post(BASE + DATASERVICE_PATH, json=_page([{"F0911_AA": 1}], True, rid="old"))
+    responses.post(BASE + "/jderest/v2/dataservice/next", status=444, json={"message": "Invalid token"})
+    responses.post(BASE + DATASERVICE_PATH, json=_page([{"F0911_AA": 1}], True, rid="new"))
+    responses.post(BASE + "/jderest/v2/dataservice/next", json=_page([{"F0911_AA": 2}], False))
+    rows = ais.browse("F0911", columns=["AA"], conditions=[])
+    assert [r["F0911_AA"] for r in rows] == [1, 2]   # each row once
+    next_calls = [c for c in responses.calls if c.request.url.endswith("/next")]
+    assert json.loads(next_calls[-1].request.body)["rid"] == "new"
+    assert next_calls[-1].request.headers["jde-AIS-Auth"] == "tok-2"

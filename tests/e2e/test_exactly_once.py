@@ -1,0 +1,139 @@
+"""Exactly once, whatever the network and the workers do (issue: JD Edwards posting)."""
+import random
+from collections import defaultdict
+from decimal import Decimal
+
+import psycopg2
+import psycopg2.extras
+import pytest
+
+from sandbox.woo_orders import order_document, paid_version, shoppers
+from sandbox.woo_webhooks import signed_delivery
+from tests.conftest import WEBHOOK_SECRET
+from tests.e2e.conftest import AIS_PASSWORD
+from tests.support import start_worker, wait_for
+
+
+def _states(db_url) -> dict[str, int]:
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT state, count(*) FROM orders GROUP BY state")
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def _entries(jde) -> dict[str, dict]:
+    """F0911 lines grouped by batch: {batch: {doc: [amounts]}}."""
+    batches: dict[str, dict] = defaultdict(lambda: defaultdict(list))
+    for line in jde.f0911_rows():
+        batches[line["VINV"]][line["DOC"]].append(line["AA"])
+    return batches
+
+
+def _every_column_as_text(db_url) -> str:
+    """Every row of every table of the connector's schema, as text (bytea decoded where it can be)."""
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            chunks = []
+            for (table,) in cur.fetchall():
+                cur.execute(f'SELECT t::text FROM "{table}" t')
+                chunks.extend(row[0] for row in cur.fetchall())
+                cur.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s "
+                            "AND data_type = 'bytea'", (table,))
+                for (column,) in cur.fetchall():
+                    cur.execute(f'SELECT "{column}" FROM "{table}"')
+                    chunks.extend(bytes(row[0]).decode("utf-8", "replace") for row in cur.fetchall() if row[0])
+            return "\n".join(chunks)
+    finally:
+        conn.close()
+
+
+def _send_orders(stack, documents):
+    for document in documents:
+        stack.send(*signed_delivery(document, topic="order.updated", secret=WEBHOOK_SECRET))
+
+
+@pytest.mark.slow
+def test_token_shared_by_four_workers_and_relogin_once_after_expiry(stack, jde, clean_db):
+    stack.start(workers=4, concurrency=1, beat=False)
+    rng = random.Random(3)
+    people = shoppers(rng, 120)
+    orders = [order_document(rng, 5000 + n, rng.choice(people)) for n in range(500)]
+    _send_orders(stack, orders[:250])
+    wait_for(lambda: _states(clean_db).get("posted", 0) >= 150, timeout=120, what="150 orders posted")
+    assert jde.stats()["token_requests"] == 1    # four workers, one token
+    jde.expire_tokens()
+    _send_orders(stack, orders[250:])
+    wait_for(lambda: _states(clean_db).get("posted", 0) == 500, timeout=240, what="all 500 orders posted")
+
+    stats = jde.stats()
+    assert stats["token_requests"] == 2                       # one re-login for everyone
+    assert 1 <= stats["invalid_token_responses"] <= 4         # each worker saw 444 at most once
+    assert _states(clean_db) == {"posted": 500}
+    assert all(len(docs) == 1 for docs in _entries(jde).values()) and len(_entries(jde)) == 500
+
+
+@pytest.mark.slow
+def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clean_db):
+    stack.env["CONNECTOR_RETRY_BASE_SECONDS"] = "0.2"
+    stack.start(workers=1, concurrency=2, beat=True)
+    jde.configure(error_rate=0.2, drop_rate=0.05)
+    rng = random.Random(11)
+    people = shoppers(rng, 80)
+    paid = [order_document(rng, 7000 + n, rng.choice(people)) for n in range(200)]
+    never_paid = [order_document(rng, 8000 + n, rng.choice(people), status="pending") for n in range(40)]
+    paid_later = [order_document(rng, 9000 + n, rng.choice(people), status="pending") for n in range(40)]
+
+    _send_orders(stack, paid[:100] + never_paid + paid_later)
+    wait_for(lambda: _states(clean_db).get("posted", 0) >= 30, timeout=120, what="30 orders posted")
+    # SIGKILL the worker while it is posting: claims and messages are left behind.
+    stack.procs["worker0"].kill()
+    stack.procs["worker0"].popen.wait(10)
+    stack.procs["worker1"] = start_worker(stack.env, stack.log_dir, name="worker1", concurrency=2)
+    _send_orders(stack, paid[100:] + [paid_version(o) for o in paid_later])
+
+    expected = {f"WC-{o['id']}" for o in paid + paid_later}
+    wait_for(lambda: _states(clean_db).get("posted", 0) == len(expected), timeout=300, interval=0.5,
+             what=f"all {len(expected)} paid orders posted")
+
+    entries = _entries(jde)
+    assert set(entries) == expected                                   # every paid order, no pending one
+    assert all(len(docs) == 1 for docs in entries.values())           # exactly one entry each
+    assert all(sum(amounts) == 0 for docs in entries.values() for amounts in docs.values())
+    assert _states(clean_db) == {"posted": len(expected), "awaiting_payment": len(never_paid)}
+    faults = jde.stats()["faults"]
+    assert faults["error"] > 0 and faults["drop"] > 0                  # the faults really happened
+    emails = [row["EMAL"] for row in jde.f01151_rows()]
+    assert len(emails) == len(set(emails))                            # no customer added twice
+
+    # What JDE holds is what the connector recorded, to the cent.
+    conn = psycopg2.connect(clean_db, cursor_factory=psycopg2.extras.RealDictCursor)
+    with conn.cursor() as cur:
+        cur.execute("SELECT batch_number, total_debit, document_number, state FROM journal_entries")
+        recorded = {r["batch_number"]: r for r in cur.fetchall()}
+    conn.close()
+    for batch, docs in entries.items():
+        [(doc, amounts)] = docs.items()
+        assert recorded[batch]["state"] == "posted" and recorded[batch]["document_number"] == str(doc)
+        assert recorded[batch]["total_debit"] == sum(a for a in amounts if a > 0)
+
+
+def test_secrets_appear_in_no_log_and_no_column(stack, jde, clean_db, fixture_payload):
+    stack.start(workers=1, concurrency=1, beat=True)
+    stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: _states(clean_db).get("posted") == 1, timeout=60, what="order 727 posted")
+    jde.expire_tokens()   # force a re-login, so two tokens exist
+    stack.send(*signed_delivery(fixture_payload("order-723"), topic="order.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: _states(clean_db).get("posted") == 2, timeout=60, what="order 723 posted")
+    tokens = jde.issued_tokens()
+    assert len(tokens) >= 2
+
+    dump = _every_column_as_text(clean_db)
+    assert "john.doe@example.com" in dump                       # the dump does hold the data
+    for secret in [AIS_PASSWORD, *tokens]:
+        assert secret not in dump, "a secret is stored in clear text"
+        assert secret not in stack.logs(), "a secret reached a log line"

@@ -1,0 +1,53 @@
+"""Orders into the sandbox JDE general ledger, end to end over HTTP."""
+import copy
+from decimal import Decimal
+
+import psycopg2
+import psycopg2.extras
+
+from sandbox.woo_webhooks import signed_delivery
+from tests.conftest import WEBHOOK_SECRET
+from tests.support import wait_for
+
+
+def _order_row(db_url, woo_id):
+    conn = psycopg2.connect(db_url, cursor_factory=psycopg2.extras.RealDictCursor)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT * FROM orders WHERE woo_id = %s", (woo_id,))
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def test_post_fixture_727_exactly_the_design_entry(stack, jde, clean_db, fixture_payload):
+    stack.start()
+    stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
+    row = wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") in ("posted", "needs_attention", "failed")
+                   and _order_row(clean_db, 727), timeout=60, what="order 727 to be posted")
+    assert row["state"] == "posted", row["last_error"]
+    lines = jde.f0911_rows()
+    assert [(l["ANI"], l["AA"]) for l in lines] == [
+        ("M30.1110.BANK", Decimal("29.35")), ("M30.4010", Decimal("-18.00")),
+        ("M30.4050", Decimal("-10.00")), ("M30.2310", Decimal("-1.35"))]
+    customer = jde.f0101_rows()
+    assert len(customer) == 1 and customer[0]["ALPH"] == "Doe, John"
+    assert {(l["VINV"], l["DGJ"], l["DCT"], l["KCO"], l["AN8"]) for l in lines} == {
+        ("WC-727", "117081", "JE", "00001", customer[0]["AN8"])}
+    assert row["batch_number"] == "WC-727" and row["document_number"] == str(lines[0]["DOC"])
+    assert [e["EMAL"] for e in jde.f01151_rows()] == ["john.doe@example.com"]
+
+
+def test_post_pending_order_waits_for_payment(stack, jde, clean_db, fixture_payload):
+    stack.start()
+    pending = copy.deepcopy(fixture_payload("order-727"))
+    pending.update(status="pending", date_paid_gmt=None, date_modified_gmt="2017-03-22T19:28:02")
+    stack.send(*signed_delivery(pending, topic="order.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: _order_row(clean_db, 727), timeout=30, what="the pending order to be stored")
+    # Nothing can be posted for it: no claim, no AIS call, no line in JDE.
+    assert _order_row(clean_db, 727)["state"] == "awaiting_payment"
+    assert jde.f0911_rows() == [] and jde.stats()["orchestrations"] == {}
+
+    stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.updated", secret=WEBHOOK_SECRET))
+    wait_for(lambda: _order_row(clean_db, 727)["state"] == "posted", timeout=60, what="order 727 to be posted")
+    assert len({l["DOC"] for l in jde.f0911_rows()}) == 1 and len(jde.f0911_rows()) == 4
