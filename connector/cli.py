@@ -21,6 +21,10 @@ WEB_COMMAND = ("{python} -m gunicorn 'web.app:create_app()' --bind {bind} --work
                "--workers 2 --threads 4 --access-logfile - --log-level info")
 WORKER_COMMAND = "{python} -m celery -A tasks worker --loglevel INFO --concurrency 2 --hostname worker@%h"
 BEAT_COMMAND = "{python} -m celery -A tasks beat --loglevel INFO"
+SANDBOX_AIS_COMMAND = "{python} -m sandbox.ais --port {port} --latency 0.05"
+DEMO_COMMAND = "{python} -m connector.cli sandbox demo --url {url}"
+# The demo store signs with this when no WOO_WEBHOOK_SECRET is set (sandbox only).
+SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 
 
 def _fail(message: str):
@@ -83,8 +87,10 @@ def services_status():
 
 @main.command()
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)), show_default="$PORT or 8000")
-def run(port):
-    """The whole product in one terminal: services, migrations, web, worker and beat."""
+@click.option("--demo/--no-demo", default=None,
+              help="Feed the sandbox shop's order stream (default: on when running on the sandbox JDE).")
+def run(port, demo):
+    """The whole product in one terminal: services, migrations, web, worker, beat (and the sandbox)."""
     settings = load_settings()
     try:
         load_mapping(settings.config_path)
@@ -112,6 +118,16 @@ def run(port):
             "worker": WORKER_COMMAND.format(python=python),
             "beat": BEAT_COMMAND.format(python=python),
         }
+        if settings.sandbox:
+            # No JDE configured: the sandbox AIS server stands in for it, on loopback.
+            ais_port = _free_port()
+            env["SANDBOX_AIS_URL"] = f"http://127.0.0.1:{ais_port}"
+            processes["jde"] = SANDBOX_AIS_COMMAND.format(python=python, port=ais_port)
+            click.echo(f"sandbox JDE AIS server: {env['SANDBOX_AIS_URL']}  (tables: /sandbox/tables/F0911)")
+        if demo or (demo is None and settings.sandbox):
+            env.setdefault("WOO_WEBHOOK_SECRET", settings.woo_webhook_secrets[0] if settings.woo_webhook_secrets
+                           else SANDBOX_WEBHOOK_SECRET)
+            processes["shop"] = DEMO_COMMAND.format(python=python, url=f"http://127.0.0.1:{port}/webhooks/woocommerce")
         click.echo(f"webhooks: http://127.0.0.1:{port}/webhooks/woocommerce  (Ctrl-C stops everything)")
         from connector.runner import run as run_processes
 
@@ -124,9 +140,21 @@ def run(port):
     sys.exit(0 if code in (130, 143, -2, -15) else code)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @main.command()
-def status():
-    """Counts of deliveries and orders by state."""
+@click.option("--failures", default=10, show_default=True, help="How many of the latest failures to list.")
+def status(failures):
+    """Deliveries and orders by state, and the latest failures with their reasons."""
+    from rich.console import Console
+    from rich.table import Table
+
     from connector.store import Database
     from connector.store import deliveries, orders
 
@@ -134,9 +162,67 @@ def status():
     with database.transaction() as cur:
         delivery_counts = deliveries.counts_by_state(cur)
         order_counts = orders.counts_by_state(cur)
-    click.echo("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(delivery_counts.items())) or "none"))
-    click.echo("orders:     " + (", ".join(f"{k} {v}" for k, v in sorted(order_counts.items())) or "none"))
+        latest = orders.latest_failures(cur, limit=failures)
+        bad_deliveries = deliveries.latest_errors(cur, limit=failures)
+    console = Console()
+    counts = Table(title="State", show_lines=False)
+    counts.add_column("what")
+    counts.add_column("state")
+    counts.add_column("count", justify="right")
+    for what, table in (("deliveries", delivery_counts), ("orders", order_counts)):
+        for state, n in sorted(table.items()):
+            counts.add_row(what, state, str(n))
+    console.print(counts if counts.row_count else "no deliveries and no orders yet")
+    if latest:
+        table = Table(title="Latest order failures")
+        for column in ("order", "state", "attempts", "when", "reason"):
+            table.add_column(column, overflow="fold")
+        for row in latest:
+            table.add_row(str(row["woo_id"]), row["state"], str(row["attempts"]),
+                          row["updated_at"].strftime("%Y-%m-%d %H:%M:%S"), row["last_error"] or "")
+        console.print(table)
+    if bad_deliveries:
+        table = Table(title="Latest deliveries that could not be used")
+        for column in ("delivery", "topic", "received", "reason"):
+            table.add_column(column, overflow="fold")
+        for row in bad_deliveries:
+            table.add_row(str(row["id"]), row["topic"], row["received_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                          row["error"] or "")
+        console.print(table)
+
+
+@main.group()
+def sandbox():
+    """Stand-ins for JDE and WooCommerce, on loopback only."""
+
+
+@sandbox.command("ais")
+@click.option("--port", type=int, default=8070, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds added to each AIS call.")
+def sandbox_ais(port, seed, latency):
+    """Run the sandbox JDE AIS server in the foreground."""
+    from sandbox.ais import serve
+
+    serve(port, seed=seed, latency=latency)
+
+
+@sandbox.command("demo")
+@click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True)
+@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between orders.")
+@click.option("--count", type=int, default=None, help="Stop after this many orders.")
+@click.option("--seed", type=int, default=None)
+def sandbox_demo(url, interval, count, seed):
+    """Send the demo shop's orders to the receiver, signed as WooCommerce signs them."""
+    from sandbox import demo
+
+    secrets = load_settings().woo_webhook_secrets
+    demo.run(url, secrets[0] if secrets else SANDBOX_WEBHOOK_SECRET, interval=interval, count=count, seed=seed)
 
 
 from connector.credentials_cli import credentials  # noqa: E402  (last: it does not import this module)
 main.add_command(credentials)
+
+
+if __name__ == "__main__":
+    main()

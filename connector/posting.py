@@ -36,6 +36,7 @@ class PostingResult:
     document_number: str | None = None
     retry_in: float | None = None
     error: str | None = None
+    batch_number: str | None = None
 
 
 def retry_delay(attempt: int, base: float = 2.0) -> float:
@@ -72,7 +73,8 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
                 journal_entries.mark_posted(cur, batch_number=batch, document_number=document_number,
                                             address_number=address_number)
             trail.state_change(cur, "posting", state, error)
-        return PostingResult(order_id, outcome or state, document_number and str(document_number), error=error)
+        return PostingResult(order_id, outcome or state, document_number and str(document_number), error=error,
+                             batch_number=batch)
 
     batch, address_number = ledger.batch_number(order["woo_id"]), None
     try:

@@ -25,6 +25,9 @@ def post_order(order_id: int):
                                 retry_base=runtime.settings.retry_base_seconds)
     if result.outcome == "retry":
         send(post_order, order_id, countdown=result.retry_in)
+    elif result.outcome in ("posted", "already_posted"):
+        log.info("batch %s is in the JDE general ledger as document %s", result.batch_number,
+                 result.document_number)
     elif result.outcome in ("needs_attention", "failed"):
         log.warning("order row %s %s: %s", order_id, result.outcome, result.error)
     return {"order_id": order_id, "outcome": result.outcome, "document_number": result.document_number}

@@ -87,3 +87,9 @@ def requeue(cur, delivery_ids: list[int]) -> list[int]:
 def counts_by_state(cur) -> dict[str, int]:
     cur.execute("SELECT state, count(*) AS n FROM deliveries GROUP BY state")
     return {row["state"]: row["n"] for row in cur.fetchall()}
+
+
+def latest_errors(cur, *, limit: int) -> list[dict]:
+    cur.execute("SELECT id, topic, received_at, error FROM deliveries WHERE state = 'error' "
+                "ORDER BY id DESC LIMIT %s", (limit,))
+    return cur.fetchall()

@@ -150,3 +150,15 @@ def take_unfinished(cur, *, lease_seconds: int, limit: int) -> list[int]:
 def get_by_id(cur, order_id: int):
     cur.execute("SELECT * FROM orders WHERE id = %s", (order_id,))
     return cur.fetchone()
+
+
+def latest_failures(cur, *, limit: int) -> list[dict]:
+    cur.execute(
+        """
+        SELECT woo_id, state, attempts, last_error, updated_at FROM orders
+        WHERE state IN ('failed', 'needs_attention') OR (state = 'ready' AND last_error IS NOT NULL)
+        ORDER BY updated_at DESC LIMIT %s
+        """,
+        (limit,),
+    )
+    return cur.fetchall()
