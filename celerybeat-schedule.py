@@ -1,18 +1,30 @@
 """The beat schedule (DESIGN §2). A plain dict, loaded by path from tasks/celery.py.
 
 Beat keeps its state file under var/ (never `celerybeat-schedule` in the project root).
-Intervals are seconds; CONNECTOR_SWEEP_SECONDS shortens the sweeps for tests and demos.
+Intervals are seconds; the CONNECTOR_*_SECONDS variables change them (tests, demos).
 """
 import os
 
-_sweep = float(os.environ.get("CONNECTOR_SWEEP_SECONDS", 30))
+from celery.schedules import crontab
+
+
+def _seconds(name, default):
+    return float(os.environ.get(name, default))
+
 
 beat_schedule = {
     # Re-enqueue deliveries left unfinished past their lease (broker down, worker killed).
-    "sweep_deliveries": {"task": "sweep_deliveries", "schedule": _sweep},
+    "sweep_deliveries": {"task": "sweep_deliveries", "schedule": _seconds("CONNECTOR_SWEEP_SECONDS", 30)},
     # Re-enqueue orders left `ready` or `posting` past their lease.
-    "sweep_orders": {"task": "sweep_orders", "schedule": _sweep},
+    "sweep_orders": {"task": "sweep_orders", "schedule": _seconds("CONNECTOR_SWEEP_SECONDS", 30)},
     # Touch the shared AIS token well inside the server's inactivity timeout.
     "refresh_ais_token": {"task": "refresh_ais_token",
-                          "schedule": float(os.environ.get("CONNECTOR_TOKEN_REFRESH_SECONDS", 600))},
+                          "schedule": _seconds("CONNECTOR_TOKEN_REFRESH_SECONDS", 600)},
+    # The polling bridge: orders whose webhook never arrived.
+    "poll_woocommerce": {"task": "poll_woocommerce", "schedule": _seconds("CONNECTOR_POLL_SECONDS", 300)},
+    # Reconcile the recent days of the GL often, and the whole previous month every night.
+    "reconcile_gl_recent": {"task": "reconcile_gl", "schedule": _seconds("CONNECTOR_RECONCILE_SECONDS", 900),
+                            "kwargs": {"days": 3}},
+    "reconcile_gl_previous_month": {"task": "reconcile_gl", "schedule": crontab(hour=2, minute=15),
+                                    "kwargs": {"period": "previous_month"}},
 }

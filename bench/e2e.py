@@ -25,6 +25,11 @@ Services: DATABASE_URL / REDIS_URL from the environment when set, else the embed
 var/bench (stopped again at the end if this run started them). A fresh database
 `connector_bench_e2e`; Redis DB 12 for the broker and the token (flushed before and after).
 
+The AIS time per call as the workers saw it (audit_log durations) is reported beside the
+sandbox's latency, with an "observed" bound and ratio computed from it: the sandbox's
+http.server answers in two writes with Nagle on, which costs ~40 ms a call against a
+delayed-ACK client; `--sandbox-nodelay` switches Nagle off on its sockets (in this process).
+
 Correctness is checked for every measured order: posted, and in the sandbox's F0911 under
 exactly one document whose lines balance. This is a measurement: nothing here asserts on time.
 """
@@ -35,6 +40,7 @@ import hashlib
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import statistics
@@ -178,8 +184,9 @@ def load_orders(db, documents: list[dict], posting_statuses) -> list[int]:
 class Worker:
     """`celery -A tasks worker` (prefork) in its own session, stopped with its pool children."""
 
-    def __init__(self, concurrency: int, env: dict[str, str]):
+    def __init__(self, concurrency: int, env: dict[str, str], extra_args: list[str] = ()):
         self.concurrency = concurrency
+        self.extra_args = list(extra_args)
         self.name = f"bench-e2e-c{concurrency}-{os.getpid()}"
         self.log_path = RUN_DIR / f"worker-c{concurrency}.log"
         self.env = env
@@ -187,7 +194,8 @@ class Worker:
 
     def start(self, app) -> None:
         command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--concurrency", str(self.concurrency),
-                   "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--hostname", f"{self.name}@%h"]
+                   "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--hostname", f"{self.name}@%h",
+                   *self.extra_args]
         log = open(self.log_path, "wb")
         try:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
@@ -305,7 +313,10 @@ def timings(db, documents: list[dict], started_wall: float) -> dict:
                    min(at) FILTER (WHERE action = 'order.state' AND outcome = 'posting') AS claimed,
                    max(at) FILTER (WHERE action = 'order.state' AND outcome = 'posted')  AS posted,
                    coalesce(sum(duration_ms) FILTER (WHERE action LIKE 'ais.%%'), 0)    AS ais_ms,
-                   count(*) FILTER (WHERE action LIKE 'ais.%%')                         AS ais_rows
+                   count(*) FILTER (WHERE action LIKE 'ais.%%')                         AS ais_rows,
+                   min(at - make_interval(secs => duration_ms / 1000.0))
+                       FILTER (WHERE action LIKE 'ais.%%')                              AS first_call,
+                   max(at) FILTER (WHERE action LIKE 'ais.%%')                          AS last_call
             FROM audit_log WHERE subject_type = 'order' AND subject_id = ANY(%s)
             GROUP BY subject_id
             """,
@@ -314,13 +325,21 @@ def timings(db, documents: list[dict], started_wall: float) -> dict:
     posting_ms = sorted((r["posted"] - r["claimed"]).total_seconds() * 1000 for r in rows
                         if r["posted"] and r["claimed"])
     ais_ms = [float(r["ais_ms"]) for r in rows]
+    # Where the rest goes: claim -> first AIS call starts; last AIS call returns -> finish.
+    before = [(r["first_call"] - r["claimed"]).total_seconds() * 1000 for r in rows
+              if r["first_call"] and r["claimed"]]
+    after = [(r["posted"] - r["last_call"]).total_seconds() * 1000 for r in rows if r["posted"] and r["last_call"]]
+    calls = sum(r["ais_rows"] for r in rows)
     last_posted = max((r["posted"] for r in rows if r["posted"]), default=None)
     return {
         "posting_ms": posting_ms,
         "p50_ms": percentile(posting_ms, 50), "p99_ms": percentile(posting_ms, 99),
         "mean_ms": statistics.fmean(posting_ms) if posting_ms else float("nan"),
         "ais_ms_per_order": statistics.fmean(ais_ms) if ais_ms else float("nan"),
-        "audited_ais_calls": sum(r["ais_rows"] for r in rows),
+        "audited_ais_calls": calls,
+        "ais_ms_per_call": sum(ais_ms) / calls if calls else float("nan"),
+        "before_ais_ms": statistics.fmean(before) if before else float("nan"),
+        "after_ais_ms": statistics.fmean(after) if after else float("nan"),
         "last_posted_seconds": (last_posted.timestamp() - started_wall) if last_posted else float("nan"),
     }
 
@@ -373,7 +392,12 @@ class Result:
     p99_ms: float
     mean_posting_ms: float
     ais_ms_per_order: float
+    ais_ms_per_call: float          # as the worker saw it (the sandbox's latency plus the wire)
     overhead_ms_per_order: float
+    before_ais_ms: float            # claim -> first AIS call
+    after_ais_ms: float             # last AIS call returned -> finish transaction
+    observed_bound: float           # C / (calls per order x observed AIS ms per call)
+    observed_ratio: float
     utilisation: float              # sum of posting times / (C x wall)
     worker_cpu_ms_per_order: float
     bench_cpu_ms_per_order: float   # this process: the sandbox AIS, the enqueue, the polling
@@ -385,9 +409,9 @@ class Result:
     problems: list[str]
 
 
-def run_concurrency(c: int, *, env, app, post_order, db, sandbox, warmup_docs, warmup_ids, docs, ids,
+def run_concurrency(c: int, *, env, worker_args, app, post_order, db, sandbox, warmup_docs, warmup_ids, docs, ids,
                     latency: float) -> Result:
-    worker = Worker(c, env)
+    worker = Worker(c, env, worker_args)
     try:
         worker.start(app)
         # Warm-up: every shopper posts one order (first time: Address Book entry and token).
@@ -418,13 +442,18 @@ def run_concurrency(c: int, *, env, app, post_order, db, sandbox, warmup_docs, w
     bound = c / (calls_per_order * latency) if calls_per_order else float("inf")
     t = timings(db, docs, started_wall)
     problems = check_ledger(db, sandbox, docs, ids)
+    observed_bound = (c / (calls_per_order * t["ais_ms_per_call"] / 1000)
+                      if calls_per_order and t["ais_ms_per_call"] == t["ais_ms_per_call"] else float("nan"))
     if ais["faults"] and any(ais["faults"].values()):
         problems.append(f"sandbox faults during the phase: {ais['faults']}")
     return Result(
         concurrency=c, orders=n, seconds=seconds, rate=rate, calls_per_order=calls_per_order, bound=bound,
         ratio=rate / bound if bound else 0.0, token_requests=ais["token_requests"],
         p50_ms=t["p50_ms"], p99_ms=t["p99_ms"], mean_posting_ms=t["mean_ms"],
-        ais_ms_per_order=t["ais_ms_per_order"], overhead_ms_per_order=t["mean_ms"] - t["ais_ms_per_order"],
+        ais_ms_per_order=t["ais_ms_per_order"], ais_ms_per_call=t["ais_ms_per_call"],
+        overhead_ms_per_order=t["mean_ms"] - t["ais_ms_per_order"],
+        before_ais_ms=t["before_ais_ms"], after_ais_ms=t["after_ais_ms"],
+        observed_bound=observed_bound, observed_ratio=rate / observed_bound if observed_bound else 0.0,
         utilisation=sum(t["posting_ms"]) / 1000 / (c * seconds) if seconds else 0.0,
         worker_cpu_ms_per_order=worker_cpu * 1000 / n, bench_cpu_ms_per_order=bench_cpu * 1000 / n,
         machine_busy=busy / total if total else 0.0, last_posted_seconds=t["last_posted_seconds"],
@@ -442,15 +471,17 @@ def print_table(results: list[Result], latency: float) -> None:
 
     table = Table(title=f"posting end to end: Celery prefork worker -> sandbox AIS ({latency * 1000:.0f} ms a call)")
     for column in ("C", "orders", "s", "orders/s", "bound/s", "ratio", "calls/order", "tokens", "p50 ms", "p99 ms",
-                   "AIS ms/order", "other ms/order", "busy workers", "worker CPU ms/order", "machine CPU", "checks"):
+                   "AIS ms/call", "pre/post ms", "busy workers", "worker CPU ms/order", "machine CPU",
+                   "obs. bound/s", "obs. ratio", "checks"):
         table.add_column(column, justify="right")
     for r in results:
         table.add_row(str(r.concurrency), str(r.orders), f"{r.seconds:.2f}", f"{r.rate:.1f}", f"{r.bound:.1f}",
                       f"{r.ratio:.2f}", f"{r.calls_per_order:.2f}", str(r.token_requests), f"{r.p50_ms:.0f}",
-                      f"{r.p99_ms:.0f}", f"{r.ais_ms_per_order:.0f}", f"{r.overhead_ms_per_order:.0f}",
+                      f"{r.p99_ms:.0f}", f"{r.ais_ms_per_call:.0f}", f"{r.before_ais_ms:.0f}/{r.after_ais_ms:.0f}",
                       f"{r.utilisation:.0%}", f"{r.worker_cpu_ms_per_order:.1f}", f"{r.machine_busy:.0%}",
+                      f"{r.observed_bound:.1f}", f"{r.observed_ratio:.2f}",
                       "ok" if not r.problems else f"{len(r.problems)} problems")
-    Console(width=max(Console().width, 190)).print(table)
+    Console(width=max(Console().width, 215)).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -460,6 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.1, help="sandbox AIS latency per call, seconds")
     parser.add_argument("--shoppers", type=int, default=40, help="returning (registered) shoppers")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--worker-args", default="",
+                        help="extra `celery worker` options, to try a setting side by side (e.g. "
+                             "'--prefetch-multiplier 4')")
+    parser.add_argument("--sandbox-nodelay", action="store_true",
+                        help="TCP_NODELAY on the sandbox AIS's sockets (it answers in two writes; with Nagle "
+                             "on, the client's delayed ACK adds ~40 ms to every call)")
     args = parser.parse_args(argv)
     if min(args.orders, args.shoppers, *args.concurrency) < 1 or args.latency <= 0:
         parser.error("--orders, --shoppers and --concurrency must be at least 1, --latency above 0")
@@ -481,6 +518,10 @@ def main(argv: list[str] | None = None) -> int:
         next_id += len(people) + args.orders
         plan.append((c, warmup, measured))
 
+    if args.sandbox_nodelay:
+        from sandbox.ais import server as ais_server
+
+        ais_server._Handler.disable_nagle_algorithm = True  # StreamRequestHandler's own switch
     services: Services | None = None
     sandbox = AisSandbox(seed=args.seed, password=AIS_PASSWORD, latency=args.latency)
     db = None
@@ -507,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
               f"shoppers in {time.perf_counter() - started:.1f}s", flush=True)
 
         for c, warmup, warmup_ids, measured, ids in loaded:
-            result = run_concurrency(c, env=env, app=app, post_order=post_order, db=db, sandbox=sandbox,
+            result = run_concurrency(c, env=env, worker_args=shlex.split(args.worker_args), app=app, post_order=post_order, db=db, sandbox=sandbox,
                                      warmup_docs=warmup, warmup_ids=warmup_ids, docs=measured, ids=ids,
                                      latency=args.latency)
             results.append(result)
@@ -520,7 +561,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             print(f"C={r.concurrency} ratio={r.ratio:.2f} rate={r.rate:.1f}/s bound={r.bound:.1f}/s "
                   f"calls/order={r.calls_per_order:.2f} tokens={r.token_requests} "
-                  f"p50/p99={r.p50_ms:.0f}/{r.p99_ms:.0f}ms")
+                  f"p50/p99={r.p50_ms:.0f}/{r.p99_ms:.0f}ms ais_ms/call={r.ais_ms_per_call:.0f} "
+                  f"observed_ratio={r.observed_ratio:.2f}")
+        if any(r.ais_ms_per_call > args.latency * 1000 + 20 for r in results) and not args.sandbox_nodelay:
+            print("note: an AIS call took well over the sandbox latency as the workers saw it; the sandbox's "
+                  "http.server writes headers and body in two sends with Nagle on, and the client's delayed "
+                  "ACK holds the body ~40 ms. --sandbox-nodelay sets TCP_NODELAY on the sandbox's sockets.")
         problems = [f"C={r.concurrency}: {p}" for r in results for p in r.problems]
         print(f"token requests in the whole run: {totals['token_requests']}; targets: ratio >= {TARGET_RATIO}, "
               f"calls/order <= {TARGET_CALLS_PER_ORDER}"
@@ -535,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
             "problems": problems,
             "settings": {"orders": args.orders, "concurrency": args.concurrency, "latency": args.latency,
                          "shoppers": args.shoppers, "seed": args.seed, "services": services.origin,
+                         "sandbox_nodelay": args.sandbox_nodelay, "worker_args": args.worker_args,
                          "pool": "prefork", "cpus": os.cpu_count()},
         }
         RESULT_FILE.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -73,6 +73,12 @@ def ensure_customer(db, ais, mapping, *, source: str, woo_customer_id: int | Non
         return address_number
 
 
+def known_address_number(cur, *, source: str, order: dict) -> int | None:
+    """The stored cross-reference of an order's customer, without locking or calling JDE."""
+    row = customer_rows.find(cur, source=source, woo_id=order.get("customer_id") or None, email=_email(order))
+    return int(row["address_number"]) if row and row["address_number"] else None
+
+
 def ensure_for_order(db, ais, mapping, *, source: str, order: dict) -> int:
     return ensure_customer(db, ais, mapping, source=source, woo_customer_id=order.get("customer_id") or None,
                            billing=order.get("billing") or {}, email=_email(order))

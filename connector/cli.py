@@ -6,6 +6,7 @@ enqueue through tasks/ (replay, requeue). The work itself lives in connector/.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import sys
 
@@ -21,8 +22,9 @@ WEB_COMMAND = ("{python} -m gunicorn 'web.app:create_app()' --bind {bind} --work
                "--workers 2 --threads 4 --access-logfile - --log-level info")
 WORKER_COMMAND = "{python} -m celery -A tasks worker --loglevel INFO --concurrency 2 --hostname worker@%h"
 BEAT_COMMAND = "{python} -m celery -A tasks beat --loglevel INFO"
+FLOWER_COMMAND = "{python} -m celery -A tasks flower --address=127.0.0.1 --port={port}"
 SANDBOX_AIS_COMMAND = "{python} -m sandbox.ais --port {port} --latency 0.05"
-DEMO_COMMAND = "{python} -m connector.cli sandbox demo --url {url}"
+DEMO_COMMAND = "{python} -m connector.cli sandbox demo --url {url} --store-port {store_port} --source {source}"
 # The demo store signs with this when no WOO_WEBHOOK_SECRET is set (sandbox only).
 SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
 
@@ -87,13 +89,14 @@ def services_status():
 
 @main.command()
 @click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)), show_default="$PORT or 8000")
+@click.option("--flower-port", default=5555, show_default=True)
 @click.option("--demo/--no-demo", default=None,
               help="Feed the sandbox shop's order stream (default: on when running on the sandbox JDE).")
-def run(port, demo):
+def run(port, flower_port, demo):
     """The whole product in one terminal: services, migrations, web, worker, beat (and the sandbox)."""
     settings = load_settings()
     try:
-        load_mapping(settings.config_path)
+        mapping = load_mapping(settings.config_path)
     except MappingError as exc:
         _fail(str(exc))
     started = []
@@ -117,7 +120,9 @@ def run(port, demo):
             "web": WEB_COMMAND.format(python=python, bind=f"127.0.0.1:{port}"),
             "worker": WORKER_COMMAND.format(python=python),
             "beat": BEAT_COMMAND.format(python=python),
+            "flower": FLOWER_COMMAND.format(python=python, port=flower_port),
         }
+        click.echo(f"Flower: http://127.0.0.1:{flower_port}/")
         if settings.sandbox:
             # No JDE configured: the sandbox AIS server stands in for it, on loopback.
             ais_port = _free_port()
@@ -127,7 +132,14 @@ def run(port, demo):
         if demo or (demo is None and settings.sandbox):
             env.setdefault("WOO_WEBHOOK_SECRET", settings.woo_webhook_secrets[0] if settings.woo_webhook_secrets
                            else SANDBOX_WEBHOOK_SECRET)
-            processes["shop"] = DEMO_COMMAND.format(python=python, url=f"http://127.0.0.1:{port}/webhooks/woocommerce")
+            store_port = _free_port()
+            if not settings.woo_store_url:
+                # The poller reads the sandbox store's REST API; its webhooks claim the
+                # mapping's store identity, as a real shop's X-WC-Webhook-Source would.
+                env["SANDBOX_WOO_URL"] = f"http://127.0.0.1:{store_port}/"
+            processes["shop"] = DEMO_COMMAND.format(
+                python=python, url=f"http://127.0.0.1:{port}/webhooks/woocommerce", store_port=store_port,
+                source=shlex.quote(mapping.store.source))
         click.echo(f"webhooks: http://127.0.0.1:{port}/webhooks/woocommerce  (Ctrl-C stops everything)")
         from connector.runner import run as run_processes
 
@@ -209,19 +221,31 @@ def sandbox_ais(port, seed, latency):
 
 @sandbox.command("demo")
 @click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True)
+@click.option("--store-port", type=int, default=0, help="Port of the sandbox store's REST API (0: any free one).")
+@click.option("--source", default=None, help="The store's X-WC-Webhook-Source (default: the mapping's [store] source).")
 @click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between orders.")
 @click.option("--count", type=int, default=None, help="Stop after this many orders.")
 @click.option("--seed", type=int, default=None)
-def sandbox_demo(url, interval, count, seed):
-    """Send the demo shop's orders to the receiver, signed as WooCommerce signs them."""
+def sandbox_demo(url, store_port, source, interval, count, seed):
+    """Run the sandbox WooCommerce store and its stream of orders, webhooks to the receiver."""
     from sandbox import demo
 
-    secrets = load_settings().woo_webhook_secrets
-    demo.run(url, secrets[0] if secrets else SANDBOX_WEBHOOK_SECRET, interval=interval, count=count, seed=seed)
+    settings = load_settings()
+    if source is None:
+        try:
+            source = load_mapping(settings.config_path).store.source
+        except MappingError as exc:
+            _fail(str(exc))
+    secrets = settings.woo_webhook_secrets
+    demo.run(url, secrets[0] if secrets else SANDBOX_WEBHOOK_SECRET, interval=interval, count=count, seed=seed,
+             store_port=store_port, source=source)
 
 
-from connector.credentials_cli import credentials  # noqa: E402  (last: it does not import this module)
-main.add_command(credentials)
+from connector.credentials_cli import credentials  # noqa: E402  (last: they do not import this module)
+from connector.operator_cli import orders, poll, reconcile, replay, requeue  # noqa: E402
+
+for command in (credentials, orders, poll, reconcile, replay, requeue):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

@@ -36,13 +36,20 @@ class Processed:
         return self.topic.startswith("customer.") and self.outcome == "applied"
 
 
-def process(cur, delivery_id: int, *, posting_statuses) -> Processed | None:
-    """Apply one delivery; None when it is already finished or another worker holds it."""
+def process(cur, delivery_id: int, *, posting_statuses, expected_source: str | None = None) -> Processed | None:
+    """Apply one delivery; None when it is already finished or another worker holds it.
+
+    With `expected_source`, a delivery from another store is kept as an error: the mapping
+    file books one store's orders, and another store's order 727 is not ours to post.
+    """
     row = delivery_rows.claim(cur, delivery_id)
     if row is None:
         return None
     topic, source = row["topic"], row["source"]
     try:
+        if expected_source and source != expected_source:
+            raise PayloadError(f"delivery from {source}, but the mapping file's [store] source is "
+                               f"{expected_source}: fix the mapping or the webhook")
         document = decode_json(bytes(row["body"]))
         result = _apply(cur, row, document, posting_statuses)
     except PayloadError as exc:

@@ -58,38 +58,50 @@ def find_posted(ais, mapping, batch_number: str) -> str | None:
 def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
                max_attempts: int = MAX_ATTEMPTS, retry_base: float = 2.0) -> PostingResult:
     """Post one order. `make_ais(on_call)` returns an AIS client reporting to `on_call`."""
-    with db.transaction() as cur:
-        order = order_rows.claim_for_posting(cur, order_id, lease_seconds=lease_seconds)
-        if order is None:
-            return PostingResult(order_id, "skipped")
-        trail = AuditTrail(db, "order", order["woo_id"])
-        trail.state_change(cur, order["previous_state"], "posting", f"attempt {order['attempts']}")
+    batch, address_number = None, None
 
-    def finish(state: str, *, document_number=None, error=None, outcome=None) -> PostingResult:
-        with db.transaction() as cur:
+    def finish(state: str, *, document_number=None, error=None, outcome=None, cur=None) -> PostingResult:
+        def write(cur):
             order_rows.finish_posting(cur, order_id, state=state, batch_number=batch,
                                       document_number=document_number, error=error)
             if state == "posted":
                 journal_entries.mark_posted(cur, batch_number=batch, document_number=document_number,
                                             address_number=address_number)
             trail.state_change(cur, "posting", state, error)
+
+        if cur is not None:
+            write(cur)
+        else:
+            with db.transaction() as own:
+                write(own)
         return PostingResult(order_id, outcome or state, document_number and str(document_number), error=error,
                              batch_number=batch)
 
-    batch, address_number = ledger.batch_number(order["woo_id"]), None
-    try:
-        document = load_order(order["payload"])
-        entry = ledger.journal_entry(document, mapping)
-    except (ledger.NotPostable, PayloadError) as exc:
-        return finish("needs_attention", error=str(exc))
+    # One transaction claims the order, records the entry about to be sent and reads the
+    # customer's known address number: the common path then costs one AIS call and one
+    # more transaction.
     with db.transaction() as cur:
+        order = order_rows.claim_for_posting(cur, order_id, lease_seconds=lease_seconds)
+        if order is None:
+            return PostingResult(order_id, "skipped")
+        trail = AuditTrail(db, "order", order["woo_id"])
+        trail.state_change(cur, order["previous_state"], "posting", f"attempt {order['attempts']}")
+        batch = ledger.batch_number(order["woo_id"])
+        try:
+            document = load_order(order["payload"])
+            entry = ledger.journal_entry(document, mapping)
+        except (ledger.NotPostable, PayloadError) as exc:
+            return finish("needs_attention", error=str(exc), cur=cur)
         journal_entries.save_pending(cur, order_id=order_id, entry=entry)
+        address_number = address_book.known_address_number(cur, source=order["source"], order=document)
 
     ais = make_ais(trail.ais_call)
     # A second attempt, or a claim taken over from a dead worker, may already be in JDE.
     maybe_posted = order["attempts"] > 1 or order["previous_state"] == "posting"
     try:
-        address_number = address_book.ensure_for_order(db, ais, mapping, source=order["source"], order=document)
+        if address_number is None:
+            address_number = address_book.ensure_for_order(db, ais, mapping, source=order["source"],
+                                                           order=document)
         if maybe_posted:
             found = find_posted(ais, mapping, batch)
             if found:

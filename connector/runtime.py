@@ -64,26 +64,57 @@ class Runtime:
                           seal=lambda token: vault.encrypt({"token": token}),
                           unseal=lambda blob: vault.decrypt(blob)["token"])
 
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """Webhook secrets: the stored ones win over WOO_WEBHOOK_SECRET (the environment if the
+        database cannot be read at start-up)."""
+        from connector.store.database import CONNECTION_ERRORS
+        from connector.vault import effective_woo, load_credentials
+
+        try:
+            with self.db.transaction() as cur:
+                stored = load_credentials(cur, self.vault, "woo")
+        except CONNECTION_ERRORS:
+            return self.settings.woo_webhook_secrets
+        return effective_woo(self.settings, stored).webhook_secrets
+
+    def woo_client(self):
+        """WooCommerce REST client: stored (encrypted) credentials win over the environment."""
+        from connector.vault import effective_woo, load_credentials
+        from connector.woo.client import WooClient
+
+        with self.db.transaction() as cur:
+            stored = load_credentials(cur, self.vault, "woo")
+        creds = effective_woo(self.settings, stored)
+        url = creds.store_url or _sandbox_url(self.settings, "woo_url", "SANDBOX_WOO_URL", "WOO_STORE_URL")
+        key, secret = creds.consumer_key, creds.consumer_secret
+        if self.settings.sandbox and not (key and secret):
+            key, secret = "ck_sandbox", "cs_sandbox"   # the sandbox store's fixed pair
+        return WooClient(url, key or "", secret or "")
+
     def ais_client(self, on_call=None):
         from connector.jde.client import AisClient
 
         return AisClient(self.ais_session, on_call=on_call)
 
 
-def sandbox_ais_url(settings: Settings) -> str:
-    """Where the sandbox AIS server listens when no AIS_BASE_URL is configured."""
+def _sandbox_url(settings: Settings, key: str, variable: str, real_variable: str) -> str:
     import json
     import os
 
-    url = os.environ.get("SANDBOX_AIS_URL")
+    url = os.environ.get(variable)
     if url:
         return url
     marker = settings.var_dir / "sandbox.json"
-    if marker.exists():
-        return json.loads(marker.read_text())["ais_url"]
+    if marker.exists() and key in json.loads(marker.read_text()):
+        return json.loads(marker.read_text())[key]
     raise embedded.ServicesNotRunning(
-        "AIS_BASE_URL is not set and no sandbox AIS server is running: set AIS_BASE_URL (and AIS_USERNAME, "
-        "AIS_PASSWORD, ...) for a real JDE, or run the sandbox with `connector run` or `connector sandbox ais`")
+        f"{real_variable} is not set and no sandbox is running: set {real_variable} (and its credentials) "
+        "for the real system, or run the sandbox with `connector run`")
+
+
+def sandbox_ais_url(settings: Settings) -> str:
+    """Where the sandbox AIS server listens when no AIS_BASE_URL is configured."""
+    return _sandbox_url(settings, "ais_url", "SANDBOX_AIS_URL", "AIS_BASE_URL")
 
 
 def load_runtime(settings: Settings | None = None) -> Runtime:

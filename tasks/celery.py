@@ -36,7 +36,7 @@ def load_beat_schedule(path: Path | None = None) -> dict:
 runtime = current()
 runtime.settings.var_dir.mkdir(parents=True, exist_ok=True)
 
-app = Celery("tasks", broker=runtime.broker_url, include=["tasks.deliveries", "tasks.posting"])
+app = Celery("tasks", broker=runtime.broker_url, include=["tasks.deliveries", "tasks.posting", "tasks.polling", "tasks.reconciliation"])
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -55,7 +55,7 @@ app.conf.update(
     task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
     beat_schedule=load_beat_schedule(),
     beat_schedule_filename=str(runtime.settings.var_dir / "celerybeat-schedule"),
-    # Flower's live view; the per-publish "sent" event is left off, it doubled the cost of
-    # enqueueing on the webhook's hot path (bench/ingest).
-    worker_send_task_events=True,
+    # Task events cost three Redis publishes per task (bench/e2e); Flower switches them on
+    # in the workers while it runs (its --enable-events default), so they are off otherwise.
+    worker_send_task_events=False,
 )

@@ -18,7 +18,8 @@ TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError)
           retry_backoff_max=MAX_RETRY_BACKOFF, retry_jitter=True, max_retries=8)
 def process_delivery(delivery_id: int):
     with runtime.db.transaction() as cur:
-        result = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses)
+        result = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses,
+                                    expected_source=runtime.mapping.store.source)
     if result is None:
         return {"delivery_id": delivery_id, "outcome": "already_processed"}
     if result.outcome == "error":

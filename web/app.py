@@ -20,7 +20,8 @@ def create_app(test_config: dict | None = None) -> Flask:
 
         app.config["RUNTIME"] = current()
     runtime = app.config["RUNTIME"]
-    app.config.setdefault("WEBHOOK_SECRETS", runtime.settings.woo_webhook_secrets)
+    if "WEBHOOK_SECRETS" not in app.config:
+        app.config["WEBHOOK_SECRETS"] = runtime.webhook_secrets()
     if "ENQUEUE" not in app.config or "BROKER_CHECK" not in app.config:
         # Imported here so that a test app can run without a broker configured.
         from tasks import app as celery_app

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -51,7 +52,14 @@ class AisSession:
                  unseal: Callable[[bytes], str] | None = None, on_call: Callable[[dict], None] | None = None):
         self.login_info = login
         self.redis = redis
-        self.http = http or requests.Session()
+        if http is None:
+            http = requests.Session()
+            # requests re-reads proxy and CA settings from the environment on every call
+            # (~1 ms each); read them once instead.
+            http.trust_env = False
+            http.proxies = requests.utils.get_environ_proxies(login.base_url)
+            http.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.http = http
         self.timeout = timeout
         self._seal = seal or (lambda token: token.encode())
         self._unseal = unseal or (lambda blob: blob.decode())

@@ -83,3 +83,15 @@ def set_address_number(cur, customer_id: int, address_number: int) -> None:
 def get_by_id(cur, customer_id: int):
     cur.execute("SELECT * FROM customers WHERE id = %s", (customer_id,))
     return cur.fetchone()
+
+
+def find(cur, *, source: str, woo_id: int | None, email: str | None):
+    """A registered customer by WooCommerce id, a guest by email; no lock."""
+    if woo_id:
+        cur.execute("SELECT * FROM customers WHERE source = %s AND woo_id = %s", (source, woo_id))
+    elif email:
+        cur.execute("SELECT * FROM customers WHERE source = %s AND woo_id IS NULL AND lower(email) = lower(%s)",
+                    (source, email))
+    else:
+        return None
+    return cur.fetchone()

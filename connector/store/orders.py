@@ -162,3 +162,50 @@ def latest_failures(cur, *, limit: int) -> list[dict]:
         (limit,),
     )
     return cur.fetchall()
+
+
+def lock(cur, *, source: str, woo_id: int):
+    cur.execute(
+        "SELECT *, (lease_until IS NULL OR lease_until < now()) AS lease_expired FROM orders "
+        "WHERE source = %s AND woo_id = %s FOR UPDATE",
+        (source, woo_id),
+    )
+    return cur.fetchone()
+
+
+def mark_for_replay(cur, order_id: int) -> None:
+    # attempts = 1: the next claim counts as a re-attempt (so it looks JDE up first), with a
+    # full set of retries ahead of it.
+    cur.execute(
+        """
+        UPDATE orders SET state = 'ready', attempts = 1, lease_until = NULL,
+                          last_error = NULL, updated_at = now()
+        WHERE id = %s
+        """,
+        (order_id,),
+    )
+
+
+def failed_woo_ids(cur, *, since=None) -> list[int]:
+    cur.execute(
+        "SELECT woo_id FROM orders WHERE state IN ('failed', 'needs_attention') "
+        "AND (%s::timestamptz IS NULL OR updated_at >= %s) ORDER BY woo_id",
+        (since, since),
+    )
+    return [row["woo_id"] for row in cur.fetchall()]
+
+
+def deliveries_of(cur, *, source: str, woo_id: int) -> list[dict]:
+    cur.execute(
+        "SELECT id, topic, state, error, received_at, processed_at FROM deliveries "
+        "WHERE source = %s AND resource_id = %s AND topic LIKE 'order.%%' ORDER BY id",
+        (source, woo_id),
+    )
+    return cur.fetchall()
+
+
+def versions(cur, *, source: str, woo_ids: list[int]) -> dict[int, object]:
+    """{woo_id: date_modified_gmt} of the orders held, for the poller to skip known versions."""
+    cur.execute("SELECT woo_id, date_modified_gmt FROM orders WHERE source = %s AND woo_id = ANY(%s)",
+                (source, woo_ids))
+    return {row["woo_id"]: row["date_modified_gmt"] for row in cur.fetchall()}

@@ -11,13 +11,13 @@ import re
 import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 from sandbox.ais import jsontext
 from sandbox.ais.errors import SERVER_EXCEPTION, AisError, error_body
 from sandbox.ais.faults import DROP, TIMEOUT, Knobs
 from sandbox.ais.service import AisService, Reply, Request
+from sandbox.loopback_http import Handler, Server
 
 
 def _ok(document) -> Reply:
@@ -98,41 +98,8 @@ def _route(path: str):
     return None, False, {}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(Handler):
     server_version = "AIS-Sandbox/1.0"
-    server: "_Server"
-
-    def setup(self):
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
-    def log_message(self, format, *args):
-        if self.server.verbose:
-            super().log_message(format, *args)
-
-    def do_GET(self):
-        self._handle("GET")
-
-    def do_POST(self):
-        self._handle("POST")
-
-    def do_PUT(self):
-        self._handle("PUT")
-
-    def do_PATCH(self):
-        self._handle("PATCH")
-
-    def do_DELETE(self):
-        self._handle("DELETE")
-
-    # -- one request ---------------------------------------------------------------------
 
     def _handle(self, method: str) -> None:
         raw = self._read_body()
@@ -219,34 +186,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128  # benchmarks open many connections at once
-
+class _Server(Server):
     def __init__(self, address, service: AisService, stopping: threading.Event, verbose: bool):
-        self.service, self.stopping, self.verbose = service, stopping, verbose
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def track(self, connection) -> None:
-        with self._connections_lock:
-            self._connections.add(connection)
-
-    def untrack(self, connection) -> None:
-        with self._connections_lock:
-            self._connections.discard(connection)
-
-    def close_connections(self) -> None:
-        """Hang up on kept-alive clients so no handler thread outlives the sandbox."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            try:
-                connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        self.service, self.stopping = service, stopping
+        super().__init__(address, _Handler, verbose)
 
 
 class AisSandbox:
@@ -269,9 +212,7 @@ class AisSandbox:
         if self._server is None:
             self._stopping.clear()
             self._server = _Server(self._address, self.service, self._stopping, self._verbose)
-            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                            name=f"ais-sandbox-{self.port}", daemon=True)
-            self._thread.start()
+            self._thread = self._server.serve_in_background(f"ais-sandbox-{self.port}")
         return self
 
     @property
@@ -289,10 +230,7 @@ class AisSandbox:
         if self._server is None:
             return
         self._stopping.set()  # wakes latency and timeout sleepers
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        self._thread.join()
+        self._server.stop_serving(self._thread)
         self._server = self._thread = None
 
     def __enter__(self) -> "AisSandbox":

@@ -1,7 +1,6 @@
 """Exactly once, whatever the network and the workers do (issue: JD Edwards posting)."""
 import random
 from collections import defaultdict
-from decimal import Decimal
 
 import psycopg2
 import psycopg2.extras

@@ -51,3 +51,19 @@ def test_post_pending_order_waits_for_payment(stack, jde, clean_db, fixture_payl
     stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.updated", secret=WEBHOOK_SECRET))
     wait_for(lambda: _order_row(clean_db, 727)["state"] == "posted", timeout=60, what="order 727 to be posted")
     assert len({l["DOC"] for l in jde.f0911_rows()}) == 1 and len(jde.f0911_rows()) == 4
+
+
+def test_replay_posted_order_looks_up_and_posts_nothing_twice(stack, jde, clean_db, fixture_payload, monkeypatch):
+    stack.start()
+    stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") == "posted", timeout=60, what="order posted")
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    result = CliRunner().invoke(main, ["replay", "727"])
+    assert result.exit_code == 0 and "queued" in result.output, result.output
+    wait_for(lambda: _order_row(clean_db, 727)["state"] == "posted" and _order_row(clean_db, 727)["attempts"] == 2,
+             timeout=60, what="the replay to finish")
+    assert len({l["DOC"] for l in jde.f0911_rows()}) == 1 and len(jde.f0911_rows()) == 4
+    assert jde.stats()["orchestrations"].get("ORCH_WOO_PostJournalEntry") == 1   # looked up, not re-sent

@@ -4,7 +4,6 @@ import threading
 
 import pytest
 import redis as redis_lib
-import requests
 import responses
 
 from connector.jde.errors import AisRejected

@@ -1,0 +1,12 @@
+"""A stand-in WooCommerce shop over real HTTP on loopback (DESIGN §5).
+
+Orders and customers in memory, webhooks delivered asynchronously the way `WC_Webhook` does
+it (payload built at delivery time, signed, single attempt, disabled after repeated
+failures, optionally lost at a seeded `drop_rate`), and the REST API v3 a polling bridge
+reads (`modified_after`, paging headers, Basic auth). `WooStoreServer` runs it in a
+background thread; `python -m sandbox.woo_store --port N` runs it in the foreground.
+"""
+from sandbox.woo_store.server import WooStoreServer, serve
+from sandbox.woo_store.store import WooStore
+
+__all__ = ["WooStore", "WooStoreServer", "serve"]
