@@ -19,6 +19,8 @@ test: $(STAMP)  ## the test suite (machine services when DATABASE_URL/REDIS_URL 
 
 bench: $(STAMP)  ## benchmarks; each prints its ratio against a baseline measured in the same run
 	$(PY) -m bench.ingest
+	$(PY) -m bench.e2e
+	$(PY) -m bench.reconcile
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

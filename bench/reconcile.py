@@ -340,7 +340,7 @@ class Phases:
             (jsontext, "dumps", "sandbox json encode"),
             (data_service, "browse", "sandbox browse (filter+page)"),
             (data_service, "next_page", "sandbox next page"),
-            *[(rows, name, "sql") for name in ("start_run", "finish_run", "add_items", "entries_in_window",
+            *[(rows, name, f"sql:{name}") for name in ("start_run", "finish_run", "add_items", "entries_in_window",
                                                 "entries_for_batches", "paid_orders_not_posted",
                                                 "woo_ids_known")],
         ]
@@ -349,12 +349,28 @@ class Phases:
             for owner, name, label in patches:
                 setattr(owner, name, self._wrap(label, getattr(owner, name)))
             yield self
+            self.seconds["sql"] = sum(v for k, v in self.seconds.items() if k.startswith("sql:"))
         finally:
             for owner, name, original in saved:
                 if original is None:
                     delattr(owner, name)
                 else:
                     setattr(owner, name, original)
+
+
+def patch_woo_ids_known() -> None:
+    """`woo_id = ANY(%s)` with Python ints arrives as integer[] against a bigint column; the
+    cross-type operator cannot be hashed (PostgreSQL 14/15 hash a ScalarArrayOp only when both
+    sides hash alike), so every orders row is compared with every array element: O(N x M).
+    With the cast the array is bigint[] and the lookup is hashed. An experiment, this process
+    only: the product's store module is not edited."""
+    from connector.store import reconciliation as rows
+
+    def woo_ids_known(cur, woo_ids: list[int]) -> set[int]:
+        cur.execute("SELECT woo_id FROM orders WHERE woo_id = ANY(%s::bigint[])", (woo_ids,))
+        return {row["woo_id"] for row in cur.fetchall()}
+
+    rows.woo_ids_known = woo_ids_known
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,7 +425,8 @@ def timed_reconcile(rt, client, sandbox, data: DataSet, page_size: int, profile=
                  found=sorted([item.kind, item.batch_number or ""] for item in run.items))
 
 
-def run_once(services: Services, data: DataSet, round_no: int, page_size: int, profile=None) -> Result:
+def run_once(services: Services, data: DataSet, round_no: int, page_size: int, warmup: int,
+             profile=None) -> Result:
     from sandbox.ais import AisSandbox
 
     started = time.perf_counter()
@@ -424,6 +441,8 @@ def run_once(services: Services, data: DataSet, round_no: int, page_size: int, p
             rt.ais_session.token()                     # log in before timing
             with rt.db.transaction() as cur:           # open the pool before timing
                 cur.execute("SELECT 1")
+            for _ in range(warmup):                    # caches and code paths warm, untimed
+                timed_reconcile(rt, client, sandbox, data, page_size)
             setup = time.perf_counter() - started
 
             clean = timed_reconcile(rt, client, sandbox, data, page_size)
@@ -458,7 +477,8 @@ def run_once(services: Services, data: DataSet, round_no: int, page_size: int, p
 
 PHASE_COLUMNS = [("sandbox browse (filter+page)", "sbx filter"), ("sandbox next page", "sbx next"),
                  ("sandbox json encode", "sbx enc"), ("client json decode", "cli dec"),
-                 ("ais_read (total)", "AIS read"), ("sql", "SQL"), ("compare", "compare")]
+                 ("ais_read (total)", "AIS read"), ("sql", "SQL"), ("sql:entries_in_window", "SQL entries"),
+                 ("sql:woo_ids_known", "SQL known"), ("compare", "compare")]
 
 
 def summarise(results: list[Result], size: int, page_size: int) -> dict:
@@ -493,7 +513,7 @@ def print_table(results: list[Result], page_size: int) -> None:
     for column in columns:
         table.add_column(column, justify="right")
     for r in results:
-        for name, t, ok in (("clean", r.clean, r.clean_ok), ("5 injected", r.injected, r.injected_ok)):
+        for name, t, ok in (("clean", r.clean, r.clean_ok), ("inject5", r.injected, r.injected_ok)):
             table.add_row(str(r.size), str(r.round), name, str(t.ais_calls), str(r.size // page_size + 5),
                           str(t.jde_lines), f"{t.seconds:.3f}", f"{t.seconds * 1000 / r.size:.3f}",
                           f"{t.cpu_seconds:.2f}", *[f"{t.phases.get(label, 0.0):.3f}" for label, _ in PHASE_COLUMNS],
@@ -508,14 +528,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.reconcile", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, nargs="+", default=[1000, 10000], help="sizes, run alternately")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each size (median reported)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed reconciliations before the timed ones in every run (0: time a cold first run)")
     parser.add_argument("--page-size", type=int, default=None,
                         help="data-service page size (default: the reconciler's own default)")
     parser.add_argument("--profile", action="store_true",
                         help=f"cProfile the injected run of the largest size's last round into {PROFILE_FILE.name}")
+    parser.add_argument("--cast-known", action="store_true",
+                        help="experiment: run with woo_ids_known casting its array to bigint[] (the product fix "
+                             "this bench points at), patched in this process only")
     args = parser.parse_args(argv)
     page_size = args.page_size or default_page_size()
-    if min(args.orders) < 100 or args.rounds < 1 or page_size < 1:
-        parser.error("--orders at least 100 each, --rounds and --page-size at least 1")
+    if min(args.orders) < 100 or args.rounds < 1 or page_size < 1 or args.warmup < 0:
+        parser.error("--orders at least 100 each, --rounds and --page-size at least 1, --warmup at least 0")
     sizes = sorted(set(args.orders))
 
     VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -536,6 +561,8 @@ def main(argv: list[str] | None = None) -> int:
     services: Services | None = None
     results: list[Result] = []
     saved_env = dict(os.environ)
+    if args.cast_known:
+        patch_woo_ids_known()
     try:
         services = prepare_services()
         print(f"database {services.database_url}, redis {services.redis_url} ({services.origin})", flush=True)
@@ -547,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
                     import cProfile
 
                     profile = cProfile.Profile()
-                r = run_once(services, datasets[size], round_no, page_size, profile if last else None)
+                r = run_once(services, datasets[size], round_no, page_size, args.warmup, profile if last else None)
                 results.append(r)
                 print(f"  round {round_no} orders={size}: clean {r.clean.seconds:.3f}s calls={r.clean.ais_calls} "
                       f"found={r.clean.discrepancies}; injected {r.injected.seconds:.3f}s "
@@ -587,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
             "sizes": {str(size): summary[size] for size in sizes},
             "runs": [asdict(r) for r in results],
             "correctness": {"ok": not problems, "problems": problems},
-            "settings": {"orders": sizes, "rounds": args.rounds, "page_size": page_size,
+            "settings": {"orders": sizes, "rounds": args.rounds, "warmup": args.warmup, "page_size": page_size,
+                         "cast_known_experiment": args.cast_known,
                          "services": services.origin, "cpus": os.cpu_count(),
                          "bound": "orders // page_size + 5", "total_seconds": round(time.perf_counter() - began, 1)},
         }

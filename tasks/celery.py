@@ -36,8 +36,11 @@ def load_beat_schedule(path: Path | None = None) -> dict:
 runtime = current()
 runtime.settings.var_dir.mkdir(parents=True, exist_ok=True)
 
+from tasks.broker import transport_for  # noqa: E402
+
 app = Celery("tasks", broker=runtime.broker_url, include=["tasks.deliveries", "tasks.posting", "tasks.polling", "tasks.reconciliation"])
 app.conf.update(
+    broker_transport=transport_for(runtime.broker_url),
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
