@@ -48,14 +48,13 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
-import psycopg2
-import redis
+
+from bench.services import Services, release, percentile, prepare_services
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var" / "bench"
@@ -79,53 +78,12 @@ DONE_STATES = ("posted", "failed", "needs_attention")
 # services
 
 
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
 
 
-@dataclass
-class Services:
-    database_url: str  # the bench database
-    redis_url: str  # DB 12
-    started: list[str] = field(default_factory=list)  # embedded services this run started
-    origin: str = "environment"
 
 
-def prepare_services() -> Services:
-    from connector import embedded
-    from connector.store import migrations
-
-    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    origin = "environment" if database_url and redis_url else "embedded"
-    started: list[str] = []
-    if not (database_url and redis_url):
-        urls, started = embedded.start(VAR_DIR)
-        database_url = database_url or urls.database_url
-        redis_url = redis_url or urls.redis_url
-    services = Services(database_url=_with_path(database_url, "/" + BENCH_DATABASE),
-                        redis_url=_with_path(redis_url, f"/{BENCH_REDIS_DB}"), started=list(started),
-                        origin=origin)
-    admin = psycopg2.connect(database_url, connect_timeout=5)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = %s AND pid <> pg_backend_pid()", (BENCH_DATABASE,))
-            cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-            cur.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    finally:
-        admin.close()
-    migrations.upgrade(services.database_url)
-    flush_redis(services.redis_url)
-    return services
 
 
-def flush_redis(url: str) -> None:
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 def connector_environment(services: Services, ais_url: str) -> dict[str, str]:
@@ -295,12 +253,6 @@ def run_orders(db, post_order, row_ids: list[int], timeout: float) -> tuple[floa
             return time.perf_counter() - started, started_wall, states
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
-    return sorted_values[rank - 1]
 
 
 def timings(db, documents: list[dict], started_wall: float) -> dict:
@@ -527,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     db = None
     results: list[Result] = []
     try:
-        services = prepare_services()
+        services = prepare_services(database=BENCH_DATABASE, redis_db=BENCH_REDIS_DB, var_dir=VAR_DIR)
         sandbox.start()
         env = connector_environment(services, sandbox.url)
         os.environ.clear()
@@ -591,15 +543,7 @@ def main(argv: list[str] | None = None) -> int:
         if db is not None:
             db.close()
         sandbox.stop()
-        if services is not None:
-            try:
-                flush_redis(services.redis_url)
-            except redis.RedisError:
-                pass
-            if services.started:
-                from connector import embedded
-
-                embedded.stop(VAR_DIR, services.started)
+        release(services, VAR_DIR)
 
 
 if __name__ == "__main__":

@@ -31,14 +31,15 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg2
 import redis
+
+from bench.services import Services, release, percentile, prepare_services
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "woocommerce" / "order-727.json"
@@ -59,8 +60,6 @@ TARGETS = {"bare": "bench.bare_app:create_app()", "real": "web.app:create_app()"
 # payloads
 
 
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
 
 
 def make_deliveries(first: int, count: int) -> list[tuple[dict[str, str], bytes]]:
@@ -86,46 +85,10 @@ def make_deliveries(first: int, count: int) -> list[tuple[dict[str, str], bytes]
 # services
 
 
-@dataclass
-class Services:
-    database_url: str  # the bench database
-    redis_url: str  # DB 14
-    started: list[str] = field(default_factory=list)  # embedded services this run started
 
 
-def prepare_services() -> Services:
-    from connector import embedded
-    from connector.store import migrations
-
-    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    started: list[str] = []
-    if not (database_url and redis_url):
-        urls, started = embedded.start(VAR_DIR)
-        database_url = database_url or urls.database_url
-        redis_url = redis_url or urls.redis_url
-    services = Services(database_url=_with_path(database_url, "/" + BENCH_DATABASE),
-                        redis_url=_with_path(redis_url, f"/{BENCH_REDIS_DB}"), started=list(started))
-    admin = psycopg2.connect(database_url, connect_timeout=5)
-    try:
-        admin.autocommit = True
-        with admin.cursor() as cur:
-            cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = %s AND pid <> pg_backend_pid()", (BENCH_DATABASE,))
-            cur.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
-            cur.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    finally:
-        admin.close()
-    migrations.upgrade(services.database_url)
-    flush_redis(services.redis_url)
-    return services
 
 
-def flush_redis(url: str) -> None:
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 def count_outcome(services: Services) -> dict:
@@ -273,12 +236,6 @@ class Phase:
     client_cpu_ms_per_request: float
 
 
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
-    return sorted_values[rank - 1]
 
 
 def send_all(port: int, deliveries: list[tuple[dict[str, str], bytes]], connections: int):
@@ -421,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     servers: list[Gunicorn] = []
     phases: list[Phase] = []
     try:
-        services = prepare_services()
+        services = prepare_services(database=BENCH_DATABASE, redis_db=BENCH_REDIS_DB, var_dir=VAR_DIR)
         env = child_environment(services)
         targets = {**TARGETS, "real": args.real_app}
         servers = [Gunicorn(name, app, env, extra) for name, app in targets.items()]
@@ -487,15 +444,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for server in servers:
             server.stop()
-        if services is not None:
-            try:
-                flush_redis(services.redis_url)
-            except redis.RedisError:
-                pass
-            if services.started:
-                from connector import embedded
-
-                embedded.stop(VAR_DIR, services.started)
+        release(services, VAR_DIR)
 
 
 if __name__ == "__main__":

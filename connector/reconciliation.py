@@ -138,7 +138,9 @@ def reconcile(db, ais, mapping, *, date_from: date, date_to: date, page_size: in
             unposted = [o for o in rows.paid_orders_not_posted(cur, statuses=mapping.posting.statuses,
                                                                 settled_before=settled_before)
                         if date_from <= _gl_day(o, mapping) <= date_to]
-            known = rows.woo_ids_known(cur, [w for w in map(_woo_id, jde) if w is not None])
+            # Only batches no entry explains need the question "is this one of our orders?".
+            known = rows.woo_ids_known(cur, [w for w in map(_woo_id, (b for b in jde if b not in entries))
+                                             if w is not None])
         run.items = compare(jde, entries, unposted, known)
         run.ais_calls = ais.calls - calls_before
         run.jde_lines = sum(len(a) for docs in jde.values() for a in docs.values())

@@ -77,7 +77,7 @@ def take_expired_leases(cur, *, lease_seconds: int, limit: int) -> list[int]:
 def requeue(cur, delivery_ids: list[int]) -> list[int]:
     """Put unfinished deliveries up for immediate re-enqueueing; returns the ones that are."""
     cur.execute(
-        "UPDATE deliveries SET lease_until = now() WHERE id = ANY(%s) AND state IN ('received', 'queued') "
+        "UPDATE deliveries SET lease_until = now() WHERE id = ANY(%s::bigint[]) AND state IN ('received', 'queued') "
         "RETURNING id",
         (list(delivery_ids),),
     )

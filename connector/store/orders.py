@@ -206,6 +206,6 @@ def deliveries_of(cur, *, source: str, woo_id: int) -> list[dict]:
 
 def versions(cur, *, source: str, woo_ids: list[int]) -> dict[int, object]:
     """{woo_id: date_modified_gmt} of the orders held, for the poller to skip known versions."""
-    cur.execute("SELECT woo_id, date_modified_gmt FROM orders WHERE source = %s AND woo_id = ANY(%s)",
+    cur.execute("SELECT woo_id, date_modified_gmt FROM orders WHERE source = %s AND woo_id = ANY(%s::bigint[])",
                 (source, woo_ids))
     return {row["woo_id"]: row["date_modified_gmt"] for row in cur.fetchall()}

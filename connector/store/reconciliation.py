@@ -72,7 +72,7 @@ def paid_orders_not_posted(cur, *, statuses, settled_before) -> list[dict]:
 
 
 def woo_ids_known(cur, woo_ids: list[int]) -> set[int]:
-    cur.execute("SELECT woo_id FROM orders WHERE woo_id = ANY(%s)", (woo_ids,))
+    cur.execute("SELECT woo_id FROM orders WHERE woo_id = ANY(%s::bigint[])", (woo_ids,))
     return {row["woo_id"] for row in cur.fetchall()}
 
 
