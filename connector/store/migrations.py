@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+from psycopg2 import sql
 
 from connector.store.database import connect_once
 
@@ -21,10 +25,30 @@ def available() -> list[tuple[int, Path]]:
     return found
 
 
+def _connect_creating(url: str):
+    """Connect, creating the database first when the server says it does not exist
+    (a developer's fresh Postgres; a platform's database always exists)."""
+    try:
+        return connect_once(url)
+    except psycopg2.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            raise
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = connect_once(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        admin.close()
+    return connect_once(url)
+
+
 def upgrade(url: str) -> list[str]:
     """Apply the migrations not applied yet, each in its own transaction; idempotent."""
     applied_now = []
-    conn = connect_once(url)
+    conn = _connect_creating(url)
     try:
         with conn:
             with conn.cursor() as cur:
