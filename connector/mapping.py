@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,6 +85,15 @@ class Mapping:
 def normalise_source(url: str) -> str:
     """Store identity as WooCommerce sends it in X-WC-Webhook-Source: with one trailing slash."""
     return url.strip().rstrip("/") + "/"
+
+
+def same_store(a: str, b: str) -> bool:
+    """One site whatever its scheme, `www.` or letter case: a shop moved to https is the same
+    shop, and its order 727 must not become a second order 727."""
+    def key(url: str) -> tuple[str, str]:
+        parts = urlsplit(normalise_source(url).lower())
+        return parts.netloc.removeprefix("www."), parts.path
+    return key(a) == key(b)
 
 
 class _Reader:

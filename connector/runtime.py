@@ -120,6 +120,12 @@ def sandbox_ais_url(settings: Settings) -> str:
 def load_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or load_settings()
     mapping = load_mapping(settings.config_path)
+    if not settings.sandbox and not settings.secret_keys:
+        from connector.vault import MissingSecretKey
+
+        # At start-up, not on the first order: credentials would otherwise sit unreadable.
+        raise MissingSecretKey("CONNECTOR_SECRET_KEY is required outside the sandbox (AIS_BASE_URL is set): "
+                               "generate one with `connector credentials generate-key`")
     urls = embedded.resolve_urls(settings)
     return Runtime(settings=settings, mapping=mapping, database_url=urls.database_url, redis_url=urls.redis_url)
 

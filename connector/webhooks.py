@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from connector.mapping import normalise_source
+from connector.mapping import normalise_source, same_store
 from connector.store import deliveries as delivery_rows
 
 HANDLED_TOPICS = frozenset({
@@ -52,6 +52,8 @@ def store(cur, *, headers, body: bytes, default_source: str, lease_seconds: int)
     """Store an authenticated delivery; a topic the connector does not handle is kept as `ignored`."""
     topic = (headers.get("X-WC-Webhook-Topic") or "").strip().lower() or "unknown"
     source = normalise_source(headers.get("X-WC-Webhook-Source") or default_source)
+    if same_store(source, default_source):
+        source = default_source   # one key per store, as the poller stores it
     wc_delivery_id = headers.get("X-WC-Webhook-Delivery-ID") or None
     # Stored as `queued`: the caller enqueues right after the commit and turns the row back
     # to `received` only if the broker refuses it, so the common path costs one transaction.

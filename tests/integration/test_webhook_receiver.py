@@ -192,3 +192,31 @@ def test_metrics_counts_webhook_outcomes(client, clean_db):
     client.post(URL, data=body, headers=delivery_headers(body=body, topic="order.created", secret="wrong"))
     text = client.get("/metrics").get_data(as_text=True)
     assert 'connector_webhooks_total{outcome="bad_signature"}' in text
+
+
+def test_receive_source_of_the_same_shop_is_keyed_as_the_mapping(client, runtime, enqueued, fixture_payload):
+    headers, body = signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET,
+                                    source="http://www.shop.example.com")
+    assert client.post(URL, data=body, headers=headers).status_code == 200
+    assert _rows(runtime.database_url, "SELECT source FROM deliveries")[0]["source"] == "https://shop.example.com/"
+
+
+def test_receive_other_store_is_kept_as_error_not_booked(client, runtime, enqueued, fixture_payload):
+    headers, body = signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET,
+                                    source="https://another-shop.example.org/")
+    assert client.post(URL, data=body, headers=headers).status_code == 200
+    with runtime.db.transaction() as cur:
+        result = deliveries.process(cur, enqueued[0], posting_statuses=runtime.mapping.posting.statuses,
+                                    expected_source=runtime.mapping.store.source)
+    assert result.outcome == "error" and "another-shop.example.org" in result.error
+    assert _rows(runtime.database_url, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
+
+
+def test_load_runtime_outside_sandbox_needs_secret_key(monkeypatch):
+    from connector.runtime import load_runtime
+    from connector.vault import MissingSecretKey
+
+    monkeypatch.setenv("AIS_BASE_URL", "https://ais.example.com")
+    monkeypatch.delenv("CONNECTOR_SECRET_KEY", raising=False)
+    with pytest.raises(MissingSecretKey, match="CONNECTOR_SECRET_KEY is required"):
+        load_runtime()

@@ -69,3 +69,15 @@ def test_load_mapping_missing_file_says_how(tmp_path):
 @pytest.mark.parametrize("currency, places", [("USD", 2), ("jpy", 0), ("KWD", 3), ("EUR", 2)])
 def test_currency_places(currency, places):
     assert currency_places(currency) == places
+
+
+@pytest.mark.parametrize("a, b, same", [
+    ("https://shop.example.com/", "https://shop.example.com", True),
+    ("http://shop.example.com/", "https://www.Shop.example.com/", True),
+    ("https://shop.example.com/eu/", "https://shop.example.com/", False),
+    ("https://other.example.com/", "https://shop.example.com/", False),
+])
+def test_same_store_ignores_scheme_www_and_case(a, b, same):
+    from connector.mapping import same_store
+
+    assert same_store(a, b) is same
