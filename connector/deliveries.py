@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.store import audit
+from connector import refunds
+from connector.store import audit, journal_entries
 from connector.store import customers as customer_rows
 from connector.store import deliveries as delivery_rows
 from connector.store import orders as order_rows
@@ -85,13 +86,25 @@ def _apply(cur, row, document, posting_statuses) -> Processed:
         )
         if stored is None:
             return Processed(delivery_id, topic, "stale", order["id"])
-        return Processed(delivery_id, topic, "applied", order["id"], stored["id"], order_state=stored["state"])
+        state = stored["state"]
+        if state in ("posted", "reversed") and _reversal_due(cur, stored["id"], order):
+            order_rows.reopen_for_reversal(cur, stored["id"])
+            state = "ready"
+        return Processed(delivery_id, topic, "applied", order["id"], stored["id"], order_state=state)
     customer = load_customer(document)
     stored = customer_rows.upsert(cur, source=source, customer=customer, payload_json=body_text,
                                   delivery_id=delivery_id)
     if stored is None:
         return Processed(delivery_id, topic, "stale", customer["id"])
     return Processed(delivery_id, topic, "applied", customer["id"], stored["id"])
+
+
+def _reversal_due(cur, order_row_id: int, order: dict) -> bool:
+    """A refund or cancellation of an order already in the GL that is not posted yet."""
+    sale_total = journal_entries.sale_total(cur, order_row_id)
+    if sale_total is None:
+        return False
+    return bool(refunds.due(order, journal_entries.posted_batches(cur, order_row_id), sale_total))
 
 
 def take_due(cur, *, lease_seconds: int, limit: int = 500) -> list[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.audit_trail import AuditTrail
+from connector.store import journal_entries
 from connector.store import orders as order_rows
 
 
@@ -36,6 +37,7 @@ def prepare(cur, db, *, source: str, woo_ids: list[int]) -> list[ReplayDecision]
             decisions.append(ReplayDecision(woo_id, order["id"], False, "being posted right now"))
             continue
         order_rows.mark_for_replay(cur, order["id"])
+        journal_entries.reopen(cur, order["id"])
         AuditTrail(db, "order", woo_id).state_change(cur, order["state"], "ready", "replay requested")
         decisions.append(ReplayDecision(woo_id, order["id"], True,
                                         f"was {order['state']}: queued (batch looked up in JDE first)"))

@@ -109,10 +109,13 @@ def redis_url():
 
 @pytest.fixture
 def db(database_url):
-    """A cursor inside a transaction that is rolled back after the test."""
+    """A cursor inside a transaction that is rolled back after the test, on empty tables."""
     conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.RealDictCursor)
     try:
         with conn.cursor() as cur:
+            # Inside the transaction: what other tests committed is hidden, and comes back
+            # with the rollback.
+            cur.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
             yield cur
     finally:
         conn.rollback()

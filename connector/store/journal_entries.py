@@ -38,3 +38,22 @@ def mark_posted(cur, *, batch_number: str, document_number, address_number) -> N
 def for_order(cur, order_id: int) -> list[dict]:
     cur.execute("SELECT * FROM journal_entries WHERE order_id = %s ORDER BY id", (order_id,))
     return cur.fetchall()
+
+
+def reopen(cur, order_id: int) -> None:
+    """Back to `pending` for a replay: each entry is looked up in JDE again (and re-posted only
+    if it is not there)."""
+    cur.execute("UPDATE journal_entries SET state = 'pending', updated_at = now() WHERE order_id = %s",
+                (order_id,))
+
+
+def posted_batches(cur, order_id: int) -> set[str]:
+    cur.execute("SELECT batch_number FROM journal_entries WHERE order_id = %s AND state = 'posted'", (order_id,))
+    return {row["batch_number"] for row in cur.fetchall()}
+
+
+def sale_total(cur, order_id: int):
+    cur.execute("SELECT total_debit FROM journal_entries WHERE order_id = %s AND kind = 'sale' AND state = 'posted'",
+                (order_id,))
+    row = cur.fetchone()
+    return None if row is None else row["total_debit"]

@@ -209,3 +209,12 @@ def versions(cur, *, source: str, woo_ids: list[int]) -> dict[int, object]:
     cur.execute("SELECT woo_id, date_modified_gmt FROM orders WHERE source = %s AND woo_id = ANY(%s::bigint[])",
                 (source, woo_ids))
     return {row["woo_id"]: row["date_modified_gmt"] for row in cur.fetchall()}
+
+
+def reopen_for_reversal(cur, order_id: int) -> None:
+    """A posted order that a refund or cancellation reached goes back in line for posting."""
+    cur.execute(
+        "UPDATE orders SET state = 'ready', lease_until = NULL, updated_at = now() "
+        "WHERE id = %s AND state IN ('posted', 'reversed')",
+        (order_id,),
+    )

@@ -67,3 +67,25 @@ def test_replay_posted_order_looks_up_and_posts_nothing_twice(stack, jde, clean_
              timeout=60, what="the replay to finish")
     assert len({l["DOC"] for l in jde.f0911_rows()}) == 1 and len(jde.f0911_rows()) == 4
     assert jde.stats()["orchestrations"].get("ORCH_WOO_PostJournalEntry") == 1   # looked up, not re-sent
+
+
+def test_refund_after_posting_is_a_reversing_entry(stack, jde, clean_db, fixture_payload):
+    stack.start()
+    stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") == "posted", timeout=60, what="sale posted")
+    refunded = fixture_payload("order-727") | {"status": "refunded", "date_modified_gmt": "2017-03-25T18:00:00",
+                                               "refunds": [{"id": 801, "reason": "", "total": "-29.35"}]}
+    stack.send(*signed_delivery(refunded, topic="order.updated", secret=WEBHOOK_SECRET))
+    wait_for(lambda: _order_row(clean_db, 727)["state"] == "reversed", timeout=60, what="the refund posted")
+    lines = jde.f0911_rows()
+    by_batch = {}
+    for line in lines:
+        by_batch.setdefault(line["VINV"], []).append((line["ANI"], line["AA"]))
+    assert set(by_batch) == {"WC-727", "WC-727-R801"}
+    assert by_batch["WC-727-R801"] == [(account, -amount) for account, amount in by_batch["WC-727"]]
+    assert {l["DGJ"] for l in lines if l["VINV"] == "WC-727-R801"} == {"117084"}
+    # The same refund delivered again posts nothing more.
+    stack.send(*signed_delivery(refunded | {"customer_note": "again"}, topic="order.updated",
+                                secret=WEBHOOK_SECRET))
+    wait_for(lambda: _order_row(clean_db, 727)["last_delivery_id"] == 3, timeout=30, what="the repeat processed")
+    assert _order_row(clean_db, 727)["state"] == "reversed" and len(jde.f0911_rows()) == 8
