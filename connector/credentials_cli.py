@@ -122,6 +122,19 @@ def set_woo(store_url, consumer_key):
     _store(settings, vault, "woo", document)
 
 
+@set_.command("admin")
+@click.option("--username", default="admin", show_default=True)
+def set_admin(username):
+    """The login of the /admin pages; only a salted hash of the password is kept (encrypted)."""
+    from werkzeug.security import generate_password_hash
+
+    settings, vault = _settings_and_vault()
+    password = _ask_secret("Admin password")
+    if len(password or "") < 12:
+        _fail("choose an admin password of at least 12 characters")
+    _store(settings, vault, "admin", {"username": username, "password_hash": generate_password_hash(password)})
+
+
 def _shown(name: str, value) -> str:
     if name in vaults.SECRET_FIELDS:
         return "set" if value else "not set"

@@ -34,8 +34,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         logging.getLogger(__name__).warning(
             "no WOO_WEBHOOK_SECRET (or WOO_CONSUMER_SECRET): every webhook will be refused with 401")
 
-    from web import health, metrics, webhooks
+    from web import admin, health, metrics, webhooks
 
+    app.secret_key = admin.session_key(runtime.settings)
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=not runtime.settings.sandbox)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)

@@ -1,0 +1,149 @@
+"""Admin pages under /admin, behind a login: what finance and the integration engineer look at.
+
+Read-only: counts by state, the latest failures, the last reconciliation and the story of
+an order. The login is the `admin` credential of the vault (`connector credentials set admin`,
+a salted hash, encrypted); on the sandbox with none stored, `admin` / `sandbox`.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+
+from flask import Blueprint, abort, current_app, redirect, render_template_string, request, session, url_for
+from markupsafe import Markup
+from werkzeug.security import check_password_hash
+
+from connector.store import audit, journal_entries
+from connector.store import deliveries as delivery_rows
+from connector.store import orders as order_rows
+from connector.store import reconciliation as reconciliation_rows
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+SANDBOX_LOGIN = ("admin", "sandbox")
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{{ title }} · WooCommerce → JDE</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:72em}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}
+.bad{color:#a00}.ok{color:#070}nav form{display:inline}</style></head><body>
+<nav>{% if user %}<a href="{{ url_for('admin.dashboard') }}">Dashboard</a> · signed in as {{ user }}
+<form method="post" action="{{ url_for('admin.logout') }}"><button>Sign out</button></form>{% endif %}</nav>
+<h1>{{ title }}</h1>{{ body }}</body></html>"""
+
+_LOGIN = """{% if error %}<p class="bad">{{ error }}</p>{% endif %}
+<form method="post"><p><label>User <input name="username" autofocus></label></p>
+<p><label>Password <input name="password" type="password"></label></p><p><button>Sign in</button></p></form>"""
+
+_DASHBOARD = """<h2>State</h2><table><tr><th>what</th><th>state</th><th>count</th></tr>
+{% for what, counts in states %}{% for state, n in counts|dictsort %}<tr><td>{{ what }}</td><td>{{ state }}</td>
+<td>{{ n }}</td></tr>{% endfor %}{% endfor %}</table>
+<h2>Latest order failures</h2>{% if failures %}<table><tr><th>order</th><th>state</th><th>attempts</th><th>when</th>
+<th>reason</th></tr>{% for f in failures %}<tr><td><a href="{{ url_for('admin.order', woo_id=f.woo_id) }}">{{ f.woo_id }}</a>
+</td><td>{{ f.state }}</td><td>{{ f.attempts }}</td><td>{{ f.updated_at }}</td><td>{{ f.last_error }}</td></tr>{% endfor %}
+</table>{% else %}<p class="ok">none</p>{% endif %}
+<h2>Deliveries that could not be used</h2>{% if errors %}<table><tr><th>delivery</th><th>topic</th><th>received</th>
+<th>reason</th></tr>{% for e in errors %}<tr><td>{{ e.id }}</td><td>{{ e.topic }}</td><td>{{ e.received_at }}</td>
+<td>{{ e.error }}</td></tr>{% endfor %}</table>{% else %}<p class="ok">none</p>{% endif %}
+<h2>Last reconciliation</h2>{% if run %}<p>run {{ run.id }}: GL dates {{ run.gl_date_from }} to {{ run.gl_date_to }},
+{{ run.state }}, {{ run.entries_checked }} entries, {{ run.ais_calls }} AIS calls, finished {{ run.finished_at }}:
+<b class="{{ 'bad' if run.discrepancies else 'ok' }}">{{ run.discrepancies }} discrepancies</b></p>
+{% if items %}<table><tr><th>kind</th><th>batch</th><th>expected</th><th>found</th><th>detail</th></tr>
+{% for i in items %}<tr><td>{{ i.kind }}</td><td>{{ i.batch_number }}</td><td>{{ i.expected or '' }}</td>
+<td>{{ i.found or '' }}</td><td>{{ i.detail }}</td></tr>{% endfor %}</table>{% endif %}
+{% else %}<p>none yet</p>{% endif %}"""
+
+_ORDER = """<p>status {{ o.status }} · state <b>{{ o.state }}</b> · total {{ o.total }} {{ o.currency }} ·
+batch {{ o.batch_number or '-' }} · JDE document {{ o.document_number or '-' }} · attempts {{ o.attempts }}</p>
+{% if o.last_error %}<p class="bad">{{ o.last_error }}</p>{% endif %}
+<h2>Deliveries</h2><table><tr><th>id</th><th>topic</th><th>state</th><th>received</th><th>error</th></tr>
+{% for d in deliveries %}<tr><td>{{ d.id }}</td><td>{{ d.topic }}</td><td>{{ d.state }}</td><td>{{ d.received_at }}</td>
+<td>{{ d.error or '' }}</td></tr>{% endfor %}</table>
+{% for e in entries %}<h2>Journal entry {{ e.batch_number }} ({{ e.kind }}, {{ e.state }}, GL date {{ e.gl_date }},
+document {{ e.document_number or '-' }})</h2><table><tr><th>line</th><th>account</th><th>amount</th><th>explanation</th></tr>
+{% for l in e.lines %}<tr><td>{{ l.line }}</td><td>{{ l.account }}</td><td>{{ l.amount }}</td><td>{{ l.explanation }}</td>
+</tr>{% endfor %}</table>{% endfor %}
+<h2>Story</h2><table><tr><th>when</th><th>action</th><th>outcome</th><th>ms</th><th>detail</th></tr>
+{% for a in story %}<tr><td>{{ a.at }}</td><td>{{ a.action }}</td><td>{{ a.outcome or '' }}</td>
+<td>{{ a.duration_ms or '' }}</td><td>{{ a.detail or '' }}</td></tr>{% endfor %}</table>"""
+
+
+def _page(title: str, template: str, **context):
+    body = Markup(render_template_string(template, **context))   # already escaped by Jinja
+    return render_template_string(_PAGE, title=title, body=body, user=session.get("admin"))
+
+
+def session_key(settings) -> bytes:
+    """The cookie-signing key: derived from the newest CONNECTOR_SECRET_KEY, never the key itself
+    (on the sandbox, from a public constant: the demo protects nothing)."""
+    material = settings.secret_keys[0] if settings.secret_keys else "sandbox admin session"
+    return hmac.new(material.encode(), b"connector admin session", hashlib.sha256).digest()
+
+
+def _login_ok(username: str, password: str) -> bool:
+    from connector.vault import load_credentials
+
+    runtime = current_app.config["RUNTIME"]
+    with runtime.db.transaction() as cur:
+        stored = load_credentials(cur, runtime.vault, "admin")
+    if stored:
+        return hmac.compare_digest(username, stored.get("username", "")) and \
+            check_password_hash(stored.get("password_hash", ""), password)
+    return runtime.settings.sandbox and (username, password) == SANDBOX_LOGIN
+
+
+def login_required(view):
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if not session.get("admin"):
+            return redirect(url_for("admin.login", next=request.path))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        username, password = request.form.get("username", ""), request.form.get("password", "")
+        if _login_ok(username, password):
+            session.clear()
+            session["admin"] = username
+            target = request.args.get("next", "")
+            return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
+        error = "wrong user or password"
+    return _page("Sign in", _LOGIN, error=error), 401 if error else 200
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.get("")
+@bp.get("/")
+@login_required
+def dashboard():
+    runtime = current_app.config["RUNTIME"]
+    with runtime.db.transaction() as cur:
+        states = [("deliveries", delivery_rows.counts_by_state(cur)), ("orders", order_rows.counts_by_state(cur))]
+        failures = order_rows.latest_failures(cur, limit=20)
+        errors = delivery_rows.latest_errors(cur, limit=20)
+        run = reconciliation_rows.latest_run(cur)
+        items = reconciliation_rows.items_of_run(cur, run["id"]) if run else []
+    return _page("Dashboard", _DASHBOARD, states=states, failures=failures, errors=errors, run=run, items=items)
+
+
+@bp.get("/orders/<int:woo_id>")
+@login_required
+def order(woo_id: int):
+    runtime = current_app.config["RUNTIME"]
+    source = runtime.mapping.store.source
+    with runtime.db.transaction() as cur:
+        row = order_rows.get(cur, source=source, woo_id=woo_id)
+        if row is None:
+            abort(404)
+        deliveries = order_rows.deliveries_of(cur, source=source, woo_id=woo_id)
+        entries = journal_entries.for_order(cur, row["id"])
+        story = audit.for_subject(cur, "order", woo_id)
+    return _page(f"Order {woo_id}", _ORDER, o=row, deliveries=deliveries, entries=entries, story=story)
