@@ -140,6 +140,8 @@ def run(port, flower_port, demo):
             processes["shop"] = DEMO_COMMAND.format(
                 python=python, url=f"http://127.0.0.1:{port}/webhooks/woocommerce", store_port=store_port,
                 source=shlex.quote(mapping.store.source))
+        click.echo(f"admin: http://127.0.0.1:{port}/admin" + ("  (admin / sandbox unless `connector credentials "
+                                                            "set admin` stored another)" if settings.sandbox else ""))
         click.echo(f"webhooks: http://127.0.0.1:{port}/webhooks/woocommerce  (Ctrl-C stops everything)")
         from connector.runner import run as run_processes
 
