@@ -153,7 +153,7 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn ({self.name}) exited with {self.process.returncode}; "
                                    f"see {self.log_path}")
-            if self._answers() and len(self.workers()) == 2:
+            if self._answers() and len(self.workers()) == int(GUNICORN_SETTINGS[GUNICORN_SETTINGS.index("--workers") + 1]):
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn ({self.name}) not answering after {START_TIMEOUT:.0f}s; "

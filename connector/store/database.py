@@ -18,6 +18,8 @@ import psycopg2.pool
 psycopg2.extras.register_default_jsonb(loads=partial(json.loads, parse_float=Decimal), globally=True)
 psycopg2.extras.register_default_json(loads=partial(json.loads, parse_float=Decimal), globally=True)
 
+POOL_WAIT_SECONDS = 30
+
 # Errors after which a pooled connection cannot be trusted any more.
 CONNECTION_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError)
 
@@ -35,6 +37,8 @@ class Database:
         self._size = size
         self._pool: psycopg2.pool.ThreadedConnectionPool | None = None
         self._lock = threading.Lock()
+        # psycopg2's pool raises when exhausted; more threads than connections wait here instead.
+        self._slots = threading.BoundedSemaphore(size)
 
     def _get_pool(self):
         # Created lazily so that a forked worker opens its own sockets.
@@ -51,19 +55,24 @@ class Database:
 
     @contextmanager
     def transaction(self):
-        pool = self._get_pool()
-        conn = pool.getconn()
-        broken = False
+        if not self._slots.acquire(timeout=POOL_WAIT_SECONDS):
+            raise psycopg2.OperationalError(f"no database connection free within {POOL_WAIT_SECONDS} s")
         try:
-            with conn:  # commit on success, roll back on error
-                with conn.cursor() as cur:
-                    yield cur
-        except CONNECTION_ERRORS:
-            broken = True
-            raise
+            pool = self._get_pool()
+            conn = pool.getconn()
+            broken = False
+            try:
+                with conn:  # commit on success, roll back on error
+                    with conn.cursor() as cur:
+                        yield cur
+            except CONNECTION_ERRORS:
+                broken = True
+                raise
+            finally:
+                broken = broken or conn.closed != 0
+                pool.putconn(conn, close=broken)
         finally:
-            broken = broken or conn.closed != 0
-            pool.putconn(conn, close=broken)
+            self._slots.release()
 
     def close(self):
         with self._lock:
