@@ -89,3 +89,16 @@ def test_refund_after_posting_is_a_reversing_entry(stack, jde, clean_db, fixture
                                 secret=WEBHOOK_SECRET))
     wait_for(lambda: _order_row(clean_db, 727)["last_delivery_id"] == 3, timeout=30, what="the repeat processed")
     assert _order_row(clean_db, 727)["state"] == "reversed" and len(jde.f0911_rows()) == 8
+
+
+def test_customer_created_then_guest_order_links_not_duplicates(stack, jde, clean_db, fixture_payload):
+    stack.start()
+    stack.send(*signed_delivery(fixture_payload("customer-25"), topic="customer.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: len(jde.f0101_rows()) == 1, timeout=60, what="the customer in the Address Book")
+    # Order 727 is a guest order of the same email: found through F01151, linked, not added again.
+    stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") == "posted", timeout=60, what="order posted")
+    [customer] = jde.f0101_rows()
+    assert customer["ALPH"] == "Doe, John" and customer["AT1"] == "C"
+    assert {line["AN8"] for line in jde.f0911_rows()} == {customer["AN8"]}
+    assert jde.stats()["orchestrations"].get("ORCH_WOO_AddCustomer") == 1
