@@ -241,9 +241,12 @@ def states_of(db, row_ids: list[int]) -> dict[str, int]:
 
 def run_orders(db, post_order, row_ids: list[int], timeout: float) -> tuple[float, float, dict[str, int]]:
     """Enqueue every row, poll until all are finished; (wall seconds, wall-clock start, states)."""
+    with db.transaction() as cur:
+        cur.execute("SELECT woo_id FROM orders WHERE id = ANY(%s::bigint[])", (row_ids,))
+        woo_ids = [row["woo_id"] for row in cur.fetchall()]
     started_wall, started = time.time(), time.perf_counter()
-    for row_id in row_ids:
-        post_order.apply_async(args=[row_id])
+    for woo_id in woo_ids:
+        post_order.apply_async(args=[woo_id])
     while True:
         time.sleep(POLL_SECONDS)
         states = states_of(db, row_ids)

@@ -102,7 +102,7 @@ def replay(woo_ids, failed, since):
         with rt.db.transaction() as cur:
             decisions += replays.prepare(cur, rt.db, source=rt.mapping.store.source, woo_ids=[woo_id])
         # After the commit: the worker must find the order `ready`.
-        if decisions[-1].queued and not send(post_order, decisions[-1].row_id):
+        if decisions[-1].queued and not send(post_order, woo_id):
             decisions[-1] = replays.ReplayDecision(woo_id, decisions[-1].row_id, True,
                                                    "ready; the broker is down, the sweeper will send it")
     console.print(_table("Replay", ["order", "queued", "what"],

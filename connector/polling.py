@@ -36,7 +36,7 @@ class PollResult:
     pages: int = 0
     seen: int = 0
     stored: int = 0             # new deliveries (not exact repeats)
-    ready: list[int] = field(default_factory=list)   # order rows now ready to post
+    ready: list[int] = field(default_factory=list)   # WooCommerce order ids now ready to post
     watermark: str | None = None
 
 
@@ -99,7 +99,7 @@ def poll_orders(db, woo, *, source: str, posting_statuses, lease_seconds: int,
                 processed = deliveries.process(cur, delivery_id, posting_statuses=posting_statuses,
                                                expected_source=source)
                 if processed is not None and processed.order_ready:
-                    result.ready.append(processed.row_id)
+                    result.ready.append(processed.resource_id)
             newest = max((o.get("date_modified_gmt") or "" for o in listing.orders), default="")
             if newest:
                 newest = _utc(newest).isoformat()

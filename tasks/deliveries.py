@@ -28,7 +28,7 @@ def process_delivery(delivery_id: int):
     from tasks.posting import post_order, sync_customer
 
     if result.order_ready:
-        send(post_order, result.row_id)
+        send(post_order, result.resource_id)
     elif result.customer_changed:
         send(sync_customer, result.row_id)
     return {"delivery_id": delivery_id, "topic": result.topic, "outcome": result.outcome,

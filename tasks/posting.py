@@ -16,21 +16,30 @@ log = get_task_logger(__name__)
 
 
 @app.task(name="post_order")
-def post_order(order_id: int):
-    """Post order row `order_id` (its claim, retries and outcome live in Postgres)."""
+def post_order(woo_id: int):
+    """Post WooCommerce order `woo_id` (its claim, retries and outcome live in Postgres).
+
+    Called with the shop's order number, so Flower and `celery -A tasks call` read as the
+    finance team speaks: post_order(727).
+    """
     # Before claiming: without a usable AIS configuration the order stays `ready`.
     runtime.ais_session  # noqa: B018
+    with runtime.db.transaction() as cur:
+        row = order_rows.get(cur, source=runtime.mapping.store.source, woo_id=woo_id)
+    if row is None:
+        return {"order": woo_id, "outcome": "unknown_order"}
+    order_id = row["id"]
     result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
                                 lease_seconds=runtime.settings.lease_seconds,
                                 retry_base=runtime.settings.retry_base_seconds)
     if result.outcome == "retry":
-        send(post_order, order_id, countdown=result.retry_in)
+        send(post_order, woo_id, countdown=result.retry_in)
     elif result.outcome in ("posted", "already_posted"):
         log.info("batch %s is in the JDE general ledger as document %s", result.batch_number,
                  result.document_number)
     elif result.outcome in ("needs_attention", "failed"):
-        log.warning("order row %s %s: %s", order_id, result.outcome, result.error)
-    return {"order_id": order_id, "outcome": result.outcome, "document_number": result.document_number}
+        log.warning("order %s %s: %s", woo_id, result.outcome, result.error)
+    return {"order": woo_id, "outcome": result.outcome, "document_number": result.document_number}
 
 
 @app.task(name="sync_customer", autoretry_for=(AisUnavailable, psycopg2.OperationalError), retry_backoff=2, retry_backoff_max=300,

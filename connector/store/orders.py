@@ -119,7 +119,8 @@ def release_for_retry(cur, order_id: int, *, error: str, delay_seconds: float, l
 
 
 def take_unfinished(cur, *, lease_seconds: int, limit: int) -> list[int]:
-    """Orders left `ready` or `posting` past their lease (lost message, killed worker), re-leased."""
+    """WooCommerce ids of orders left `ready` or `posting` past their lease (lost message,
+    killed worker), re-leased."""
     cur.execute(
         """
         UPDATE orders SET lease_until = now() + make_interval(secs => %s)
@@ -130,21 +131,21 @@ def take_unfinished(cur, *, lease_seconds: int, limit: int) -> list[int]:
             ORDER BY id LIMIT %s
             FOR UPDATE SKIP LOCKED)
           AND state = 'ready'
-        RETURNING id
+        RETURNING woo_id
         """,
         (lease_seconds, lease_seconds, limit),
     )
-    ready = [row["id"] for row in cur.fetchall()]
+    ready = [row["woo_id"] for row in cur.fetchall()]
     # A `posting` row keeps its expired lease: the claim in post_order recognises it as
     # abandoned (and looks the batch up in JDE first).
     cur.execute(
         """
-        SELECT id FROM orders WHERE state = 'posting' AND lease_until < now()
+        SELECT woo_id FROM orders WHERE state = 'posting' AND lease_until < now()
         ORDER BY id LIMIT %s
         """,
         (limit,),
     )
-    return sorted(set(ready + [row["id"] for row in cur.fetchall()]))
+    return sorted(set(ready + [row["woo_id"] for row in cur.fetchall()]))
 
 
 def get_by_id(cur, order_id: int):
