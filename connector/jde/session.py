@@ -67,7 +67,6 @@ class AisSession:
         self._token: str | None = None
         digest = hashlib.sha256(f"{login.base_url}|{login.environment}|{login.username}".encode()).hexdigest()[:16]
         self.key = f"connector:ais:token:{digest}"
-        self.logins = 0   # token requests made by this process
 
     @property
     def base_url(self) -> str:
@@ -94,9 +93,6 @@ class AisSession:
             self.redis.set(self.key, self._seal(token), ex=REDIS_TTL_SECONDS)
             self._token = token
             return token
-
-    def forget(self) -> None:
-        self._token = None
 
     def keep_alive(self) -> str:
         """Beat: touch the shared token so it never idles out; log in again if it is invalid."""
@@ -133,7 +129,6 @@ class AisSession:
         token = (body.get("userInfo") or {}).get("token")
         if not token:
             raise AisError("AIS token request answered without userInfo.token")
-        self.logins += 1
         log.info("AIS login for %s on %s (device %s)", info.username, self.base_url, info.device_name)
         return token
 

@@ -39,11 +39,6 @@ def mark_deleted(cur, *, source: str, woo_id: int, delivery_id: int) -> bool:
     return cur.fetchone() is not None
 
 
-def get(cur, *, source: str, woo_id: int):
-    cur.execute("SELECT * FROM customers WHERE source = %s AND woo_id = %s", (source, woo_id))
-    return cur.fetchone()
-
-
 def lock_for_posting(cur, *, source: str, woo_id: int | None, email: str | None,
                      first_name: str, last_name: str):
     """The customer row of an order, created if missing, locked until the transaction ends.

@@ -1,8 +1,6 @@
 """SQL of the `deliveries` table: every authenticated webhook, raw body kept."""
 from __future__ import annotations
 
-UNFINISHED = ("received", "queued")
-
 
 def insert(cur, *, source, topic, webhook_id, wc_delivery_id, body, body_sha256, dedupe_key,
            state, error, lease_seconds) -> tuple[int, bool]:

@@ -148,11 +148,6 @@ def take_unfinished(cur, *, lease_seconds: int, limit: int) -> list[int]:
     return sorted(set(ready + [row["woo_id"] for row in cur.fetchall()]))
 
 
-def get_by_id(cur, order_id: int):
-    cur.execute("SELECT * FROM orders WHERE id = %s", (order_id,))
-    return cur.fetchone()
-
-
 def latest_failures(cur, *, limit: int) -> list[dict]:
     cur.execute(
         """

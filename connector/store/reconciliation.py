@@ -81,11 +81,6 @@ def items_of_run(cur, run_id: int) -> list[dict]:
     return cur.fetchall()
 
 
-def get_run(cur, run_id: int):
-    cur.execute("SELECT * FROM reconciliation_runs WHERE id = %s", (run_id,))
-    return cur.fetchone()
-
-
 def latest_run(cur):
     cur.execute("SELECT * FROM reconciliation_runs ORDER BY id DESC LIMIT 1")
     return cur.fetchone()
