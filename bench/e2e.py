@@ -54,7 +54,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.services import Services, release, percentile, prepare_services
+from bench.services import Services, release, spawn, percentile, prepare_services
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var" / "bench"
@@ -154,12 +154,7 @@ class Worker:
         command = [sys.executable, "-m", "celery", "-A", "tasks", "worker", "--concurrency", str(self.concurrency),
                    "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--hostname", f"{self.name}@%h",
                    *self.extra_args]
-        log = open(self.log_path, "wb")
-        try:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            log.close()
+        self.process = spawn(command, env=self.env, log_path=self.log_path, cwd=ROOT)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.process.poll() is not None:

@@ -25,7 +25,6 @@ import itertools
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,7 +38,8 @@ import psutil
 import psycopg2
 import redis
 
-from bench.services import Services, release, percentile, prepare_services
+from bench.services import Services, percentile, prepare_services, release, spawn
+from connector.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT.parent / "shared" / "fixtures" / "woocommerce" / "order-727.json"
@@ -50,7 +50,8 @@ BENCH_DATABASE = "connector_bench"
 BENCH_REDIS_DB = 14
 SECRET = "bench-webhook-secret"
 PATH = "/webhooks/woocommerce"
-GUNICORN_SETTINGS = ["--worker-class", "gthread", "--workers", "2", "--threads", "4"]
+WORKERS = 2
+GUNICORN_SETTINGS = ["--worker-class", "gthread", "--workers", str(WORKERS), "--threads", "4"]
 START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
 TARGETS = {"bare": "bench.bare_app:create_app()", "real": "web.app:create_app()"}
@@ -124,12 +125,6 @@ def settings_summary(services: Services) -> dict:
 # gunicorn
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Gunicorn:
     """One gunicorn master with the Procfile's worker settings, serving `app` on a free port."""
 
@@ -142,18 +137,13 @@ class Gunicorn:
     def start(self) -> None:
         command = [sys.executable, "-m", "gunicorn", self.app, *GUNICORN_SETTINGS,
                    "--bind", f"127.0.0.1:{self.port}", *self.extra_args]
-        log = open(self.log_path, "wb")
-        try:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            log.close()
+        self.process = spawn(command, env=self.env, log_path=self.log_path, cwd=ROOT)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn ({self.name}) exited with {self.process.returncode}; "
                                    f"see {self.log_path}")
-            if self._answers() and len(self.workers()) == int(GUNICORN_SETTINGS[GUNICORN_SETTINGS.index("--workers") + 1]):
+            if self._answers() and len(self.workers()) == WORKERS:
                 return
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn ({self.name}) not answering after {START_TIMEOUT:.0f}s; "

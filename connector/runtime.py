@@ -85,7 +85,7 @@ class Runtime:
         with self.db.transaction() as cur:
             stored = load_credentials(cur, self.vault, "woo")
         creds = effective_woo(self.settings, stored)
-        url = creds.store_url or _sandbox_url(self.settings, "woo_url", "SANDBOX_WOO_URL", "WOO_STORE_URL")
+        url = creds.store_url or _sandbox_url("SANDBOX_WOO_URL", "WOO_STORE_URL")
         key, secret = creds.consumer_key, creds.consumer_secret
         if self.settings.sandbox and not (key and secret):
             key, secret = "ck_sandbox", "cs_sandbox"   # the sandbox store's fixed pair
@@ -97,16 +97,13 @@ class Runtime:
         return AisClient(self.ais_session, on_call=on_call)
 
 
-def _sandbox_url(settings: Settings, key: str, variable: str, real_variable: str) -> str:
-    import json
+def _sandbox_url(variable: str, real_variable: str) -> str:
+    """A sandbox server's URL, as `connector run` hands it to the processes it starts."""
     import os
 
     url = os.environ.get(variable)
     if url:
         return url
-    marker = settings.var_dir / "sandbox.json"
-    if marker.exists() and key in json.loads(marker.read_text()):
-        return json.loads(marker.read_text())[key]
     raise embedded.ServicesNotRunning(
         f"{real_variable} is not set and no sandbox is running: set {real_variable} (and its credentials) "
         "for the real system, or run the sandbox with `connector run`")
@@ -114,7 +111,7 @@ def _sandbox_url(settings: Settings, key: str, variable: str, real_variable: str
 
 def sandbox_ais_url(settings: Settings) -> str:
     """Where the sandbox AIS server listens when no AIS_BASE_URL is configured."""
-    return _sandbox_url(settings, "ais_url", "SANDBOX_AIS_URL", "AIS_BASE_URL")
+    return _sandbox_url("SANDBOX_AIS_URL", "AIS_BASE_URL")
 
 
 def load_runtime(settings: Settings | None = None) -> Runtime:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import redis
 
+from connector.embedded import free_port  # noqa: F401  (the tests import it from here)
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,10 +32,6 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Process:
