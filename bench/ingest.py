@@ -2,10 +2,12 @@
 
     python -m bench.ingest [--requests 3000] [--warmup 200] [--rounds 2] [--connections 8]
 
-Both apps run under gunicorn with the Procfile's settings (gthread, 2 workers, 4 threads);
+All apps run under gunicorn with the Procfile's settings (gthread, 2 workers, 4 threads);
 a keep-alive client with N connections sends signed, distinct order.updated deliveries to
-each in turn (bare, real, bare, real, ...), and the median of the rounds is reported as
-accepted requests per second, p50/p99 latency, and the ratio real / bare.
+each in turn, every round, and the median of the rounds is reported as accepted requests per
+second, p50/p99 latency, and the ratio to the bare endpoint. Besides the bare endpoint and
+the real receiver, two partial receivers (bench/ceilings.py) show what each step costs:
+`verify` checks the signature only, `store` also commits to Postgres but does not publish.
 
 Services: DATABASE_URL / REDIS_URL from the environment when set, else the embedded ones
 under var/bench (stopped again at the end if this run started them). The receiver writes to
@@ -54,7 +56,13 @@ WORKERS = 2
 GUNICORN_SETTINGS = ["--worker-class", "gthread", "--workers", str(WORKERS), "--threads", "4"]
 START_TIMEOUT = 30.0
 REQUEST_TIMEOUT = 30.0
-TARGETS = {"bare": "bench.bare_app:create_app()", "real": "web.app:create_app()"}
+TARGETS = {
+    "bare": "bench.bare_app:create_app()",
+    "verify": "bench.ceilings:verify_only()",
+    "store": "bench.ceilings:store_only()",
+    "real": "web.app:create_app()",
+}
+STORING = ("store", "real")  # targets that write deliveries rows, each its own
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +326,7 @@ def print_table(phases: list[Phase], summary: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="webhook ingest: gunicorn gthread 2x4, real receiver vs bare Flask")
+    table = Table(title="webhook ingest: gunicorn gthread 2x4, receivers against bare Flask")
     for column in ("target", "round", "sent", "req/s", "p50 ms", "p99 ms", "srv CPU ms/req",
                    "cli CPU ms/req", "non-200", "dup", "err"):
         table.add_column(column, justify="left" if column == "target" else "right")
@@ -327,8 +335,7 @@ def print_table(phases: list[Phase], summary: dict) -> None:
         table.add_row(p.target, str(p.round), str(p.sent), f"{p.rps:.0f}", f"{p.p50_ms:.2f}",
                       f"{p.p99_ms:.2f}", f"{p.server_cpu_ms_per_request:.2f}",
                       f"{p.client_cpu_ms_per_request:.2f}", str(non_200), str(p.duplicates), str(p.errors))
-    for target in ("bare", "real"):
-        s = summary[target]
+    for target, s in summary.items():
         table.add_row(f"[bold]{target} median", "", "", f"[bold]{s['rps']:.0f}", f"{s['p50_ms']:.2f}",
                       f"{s['p99_ms']:.2f}", f"{s['server_cpu_ms_per_request']:.2f}",
                       f"{s['client_cpu_ms_per_request']:.2f}", "", "", "")
@@ -342,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=3000, help="measured requests per target and round")
     parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per target and round")
-    parser.add_argument("--rounds", type=int, default=2, help="rounds of (bare, real)")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of (bare, verify, store, real)")
     parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
     parser.add_argument("--access-log", action="store_true",
                         help="also pass the Procfile's --access-logfile - to both gunicorns")
@@ -359,10 +366,13 @@ def main(argv: list[str] | None = None) -> int:
     RUN_DIR.mkdir(parents=True)
     extra = ["--access-logfile", "-"] if args.access_log else []
 
-    # Pre-generated before any timing: one list per round, sent to bare and then to real.
+    # Pre-generated before any timing: per round, one list for the targets that store nothing
+    # and for `real`, and one of other orders for `store` (a repeat would be answered as such).
     per_round = args.warmup + args.requests
-    print(f"generating {args.rounds * per_round} signed deliveries ...", flush=True)
+    print(f"generating {2 * args.rounds * per_round} signed deliveries ...", flush=True)
     batches = [make_deliveries(r * per_round, per_round) for r in range(args.rounds)]
+    store_offset = args.rounds * per_round
+    store_batches = [make_deliveries(store_offset + r * per_round, per_round) for r in range(args.rounds)]
 
     services: Services | None = None
     servers: list[Gunicorn] = []
@@ -374,55 +384,60 @@ def main(argv: list[str] | None = None) -> int:
         servers = [Gunicorn(name, app, env, extra) for name, app in targets.items()]
         for server in servers:
             server.start()
-        print(f"bare on :{servers[0].port}, real on :{servers[1].port}; database {services.database_url}, "
-              f"broker {services.redis_url}", flush=True)
-        for r, batch in enumerate(batches, start=1):
-            warmup, measured = batch[:args.warmup], batch[args.warmup:]
-            for server in servers:  # bare first, then real, every round
-                phase = run_phase(server, r, warmup, measured, args.connections)
+        print("; ".join(f"{s.name} on :{s.port}" for s in servers)
+              + f"; database {services.database_url}, broker {services.redis_url}", flush=True)
+        for r in range(args.rounds):
+            for server in servers:  # in TARGETS order, every round
+                batch = store_batches[r] if server.name == "store" else batches[r]
+                phase = run_phase(server, r + 1, batch[:args.warmup], batch[args.warmup:], args.connections)
                 phases.append(phase)
-                print(f"  round {r} {phase.target}: {phase.rps:.0f} req/s, p50 {phase.p50_ms:.2f} ms, "
+                print(f"  round {r + 1} {phase.target}: {phase.rps:.0f} req/s, p50 {phase.p50_ms:.2f} ms, "
                       f"p99 {phase.p99_ms:.2f} ms", flush=True)
         if args.keep:
-            input(f"gunicorns still running (real pid {servers[1].process.pid}); Enter to stop ")
+            input(f"gunicorns still running (real pid {servers[-1].process.pid}); Enter to stop ")
 
-        real_sent = args.rounds * per_round
+        sent_per_target = args.rounds * per_round
         outcome = count_outcome(services)
         pg = settings_summary(services)
-        real_phases = [p for p in phases if p.target == "real"]
-        non_200 = sum(n for p in real_phases for k, n in p.statuses.items() if not k.endswith("200"))
         problems = []
-        if non_200 or any(p.errors for p in real_phases):
-            problems.append(f"real app: {non_200} non-200 answers, "
-                            f"{sum(p.errors for p in real_phases)} transport errors")
-        if any(p.duplicates for p in real_phases):
-            problems.append(f"real app: {sum(p.duplicates for p in real_phases)} answers flagged duplicate")
-        if outcome["deliveries"] != real_sent:
-            problems.append(f"deliveries rows {outcome['deliveries']} != real requests sent {real_sent}")
-        if outcome["broker_messages"] != real_sent:
-            problems.append(f"broker messages {outcome['broker_messages']} != real requests sent {real_sent}")
+        for target in ("verify", *STORING):
+            mine = [p for p in phases if p.target == target]
+            non_200 = sum(n for p in mine for k, n in p.statuses.items() if not k.endswith("200"))
+            if non_200 or any(p.errors for p in mine):
+                problems.append(f"{target}: {non_200} non-200 answers, {sum(p.errors for p in mine)} transport errors")
+            if any(p.duplicates for p in mine):
+                problems.append(f"{target}: {sum(p.duplicates for p in mine)} answers flagged duplicate")
+        expected_rows = len(STORING) * sent_per_target
+        if outcome["deliveries"] != expected_rows:
+            problems.append(f"deliveries rows {outcome['deliveries']} != requests sent to {'+'.join(STORING)} "
+                            f"{expected_rows}")
+        if outcome["broker_messages"] != sent_per_target:
+            problems.append(f"broker messages {outcome['broker_messages']} != real requests sent {sent_per_target}")
 
-        summary = {target: summarise(phases, target) for target in ("bare", "real")}
-        ratio = summary["real"]["rps"] / summary["bare"]["rps"] if summary["bare"]["rps"] else 0.0
+        summary = {target: summarise(phases, target) for target in TARGETS}
+        bare_rps = summary["bare"]["rps"]
+        ratios = {target: (s["rps"] / bare_rps if bare_rps else 0.0) for target, s in summary.items()}
+        ratio = ratios["real"]
         print_table(phases, summary)
-        print(f"correctness: real requests sent={real_sent} (incl. warm-up), deliveries rows="
+        print(f"correctness: requests sent per target={sent_per_target} (incl. warm-up), deliveries rows="
               f"{outcome['deliveries']} states={outcome['states']}, broker messages={outcome['broker_messages']}"
               + ("" if not problems else "  PROBLEMS: " + "; ".join(problems)))
-        print(f"ratio={ratio:.2f} real={summary['real']['rps']:.0f} bare={summary['bare']['rps']:.0f} "
+        print(f"ratio={ratio:.2f} real={summary['real']['rps']:.0f} bare={bare_rps:.0f} "
               f"p50/p99 real={summary['real']['p50_ms']:.2f}/{summary['real']['p99_ms']:.2f} "
-              f"bare={summary['bare']['p50_ms']:.2f}/{summary['bare']['p99_ms']:.2f}")
+              f"bare={summary['bare']['p50_ms']:.2f}/{summary['bare']['p99_ms']:.2f}; "
+              f"ceilings: verify only {ratios['verify']:.2f}, store without publish {ratios['store']:.2f}")
 
         result = {
             "ratio": ratio,
             "target_ratio": 0.5,
-            "real": summary["real"],
-            "bare": summary["bare"],
+            "ratios": ratios,
+            **summary,
             "phases": [asdict(p) for p in phases],
-            "correctness": {"real_requests_sent": real_sent, **outcome, "problems": problems},
+            "correctness": {"requests_sent_per_target": sent_per_target, **outcome, "problems": problems},
             "settings": {
                 "requests": args.requests, "warmup": args.warmup, "rounds": args.rounds,
                 "connections": args.connections, "gunicorn": GUNICORN_SETTINGS + extra,
-                "real_app": args.real_app,
+                "targets": targets,
                 "services": "environment" if not services.started and os.environ.get("DATABASE_URL")
                 and os.environ.get("REDIS_URL") else "embedded",
                 "postgres": pg, "cpus": os.cpu_count(),
