@@ -14,6 +14,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template_strin
 from markupsafe import Markup
 from werkzeug.security import check_password_hash
 
+from connector import login_attempts
 from connector.store import audit, journal_entries
 from connector.store import deliveries as delivery_rows
 from connector.store import orders as order_rows
@@ -102,16 +103,23 @@ def login_required(view):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
-    if request.method == "POST":
-        username, password = request.form.get("username", ""), request.form.get("password", "")
-        if _login_ok(username, password):
-            session.clear()
-            session["admin"] = username
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
-        error = "wrong user or password"
-    return _page("Sign in", _LOGIN, error=error), 401 if error else 200
+    if request.method == "GET":
+        return _page("Sign in", _LOGIN, error=None)
+    username, password = request.form.get("username", ""), request.form.get("password", "")
+    cache = current_app.config["RUNTIME"].redis
+    wait = login_attempts.locked_for(cache, username)
+    if wait:
+        minutes = -(-wait // 60)
+        error = f"too many wrong passwords for this user: try again in {minutes} minute{'s' * (minutes != 1)}"
+        return _page("Sign in", _LOGIN, error=error), 429, {"Retry-After": str(wait)}
+    if not _login_ok(username, password):
+        login_attempts.record_failure(cache, username)
+        return _page("Sign in", _LOGIN, error="wrong user or password"), 401
+    login_attempts.clear(cache, username)
+    session.clear()
+    session["admin"] = username
+    target = request.args.get("next", "")
+    return redirect(target if target.startswith("/admin") else url_for("admin.dashboard"))
 
 
 @bp.post("/logout")

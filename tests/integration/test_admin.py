@@ -51,3 +51,51 @@ def test_admin_stored_login_replaces_the_sandbox_one(client, runtime):
     with runtime.db.transaction() as cur:
         cur.execute("SELECT ciphertext FROM credentials WHERE name = 'admin'")
         assert b"correct horse" not in bytes(cur.fetchone()["ciphertext"])
+
+
+@pytest.fixture
+def login_failures(runtime):
+    """The admin login's failure counts for `admin` and `finance`, cleared before and after."""
+    from connector import login_attempts
+
+    def clear():
+        for name in ("admin", "finance"):
+            login_attempts.clear(runtime.redis, name)
+
+    clear()
+    yield runtime.redis
+    clear()
+
+
+def test_admin_login_refused_after_ten_wrong_passwords(client, login_failures):
+    from connector.login_attempts import MAX_FAILURES, WINDOW_SECONDS
+
+    for _ in range(MAX_FAILURES):
+        assert _sign_in(client, "admin", "guess").status_code == 401
+    response = _sign_in(client)                       # the right password, too late
+    assert response.status_code == 429 and b"too many wrong passwords" in response.data
+    assert 0 < int(response.headers["Retry-After"]) <= WINDOW_SECONDS
+    assert client.get("/admin/").status_code == 302   # not signed in
+    assert _sign_in(client, "finance", "guess").status_code == 401   # other names are not affected
+
+
+def test_admin_login_success_starts_the_count_again(client, login_failures):
+    from connector.login_attempts import MAX_FAILURES
+
+    for _ in range(MAX_FAILURES - 1):
+        _sign_in(client, "admin", "guess")
+    assert _sign_in(client).status_code == 302
+    for _ in range(MAX_FAILURES - 1):
+        assert _sign_in(client, "ADMIN", "guess").status_code == 401
+    assert _sign_in(client).status_code == 302
+
+
+def test_admin_login_works_while_redis_is_down(runtime):
+    from connector.runtime import Runtime
+    from web.app import create_app
+
+    no_redis = Runtime(settings=runtime.settings, mapping=runtime.mapping,
+                       database_url=runtime.database_url, redis_url="redis://127.0.0.1:1/0")
+    client = create_app({"RUNTIME": no_redis, "ENQUEUE": lambda i: True, "BROKER_CHECK": lambda: True}).test_client()
+    assert _sign_in(client, "admin", "guess").status_code == 401
+    assert _sign_in(client).status_code == 302
