@@ -54,7 +54,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.services import Services, release, spawn, percentile, prepare_services
+from bench.services import Services, cpu_seconds, percentile, prepare_services, release, spawn
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = ROOT / "var" / "bench"
@@ -177,14 +177,7 @@ class Worker:
             return []
 
     def cpu_seconds(self) -> float:
-        total = 0.0
-        for proc in [psutil.Process(self.process.pid), *self.children()]:
-            try:
-                times = proc.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                pass
-        return total
+        return cpu_seconds([psutil.Process(self.process.pid), *self.children()])
 
     def stop(self) -> None:
         if self.process is None:

@@ -40,7 +40,7 @@ import psutil
 import psycopg2
 import redis
 
-from bench.services import Services, percentile, prepare_services, release, spawn
+from bench.services import Services, cpu_seconds, percentile, prepare_services, release, spawn
 from connector.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,14 +176,7 @@ class Gunicorn:
 
     def cpu_seconds(self) -> float:
         """User + system CPU of the workers (the master only supervises)."""
-        total = 0.0
-        for worker in self.workers():
-            try:
-                times = worker.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                pass
-        return total
+        return cpu_seconds(self.workers())
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import psycopg2
 import redis
 
@@ -91,3 +92,15 @@ def spawn(command: list[str], *, env: dict, log_path: Path, cwd: Path) -> subpro
     with open(log_path, "wb") as log:
         return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def cpu_seconds(processes) -> float:
+    """User + system CPU of `processes` so far; one that has exited counts nothing."""
+    total = 0.0
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
