@@ -29,10 +29,10 @@ def _key(username: str) -> str:
 def locked_for(client: redis.Redis, username: str) -> int:
     """Seconds until `username` may try again; 0 when it may now."""
     try:
+        pipe = client.pipeline(transaction=False)
         key = _key(username)
-        if int(client.get(key) or 0) < MAX_FAILURES:
-            return 0
-        return max(client.ttl(key), 1)
+        failures, ttl = pipe.get(key).ttl(key).execute()
+        return 0 if int(failures or 0) < MAX_FAILURES else max(ttl, 1)
     except redis.RedisError as exc:
         log.warning("admin login throttle unavailable (%s): not enforced", type(exc).__name__)
         return 0
@@ -40,11 +40,9 @@ def locked_for(client: redis.Redis, username: str) -> int:
 
 def record_failure(client: redis.Redis, username: str) -> None:
     try:
-        pipe = client.pipeline(transaction=True)
+        key = _key(username)
         # The window starts at the first failure; INCR keeps the expiry SET gave the key.
-        pipe.set(_key(username), 0, ex=WINDOW_SECONDS, nx=True)
-        pipe.incr(_key(username))
-        pipe.execute()
+        client.pipeline(transaction=True).set(key, 0, ex=WINDOW_SECONDS, nx=True).incr(key).execute()
     except redis.RedisError as exc:
         log.warning("admin login throttle unavailable (%s): failure not counted", type(exc).__name__)
 
