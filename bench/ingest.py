@@ -44,7 +44,7 @@ from bench.services import Services, cpu_seconds, percentile, prepare_services, 
 from connector.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURE = ROOT.parent / "shared" / "fixtures" / "woocommerce" / "order-727.json"
+FIXTURE = ROOT / "tests" / "fixtures" / "woocommerce" / "order-727.json"
 VAR_DIR = ROOT / "var" / "bench"
 RUN_DIR = ROOT / "var" / "bench-run"
 RESULT_FILE = VAR_DIR / "ingest.json"

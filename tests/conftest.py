@@ -13,7 +13,7 @@ import pytest
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "woocommerce"
+FIXTURES = ROOT / "tests" / "fixtures" / "woocommerce"
 # One database per test session, so two sessions on one server do not drop each other's.
 TEST_DATABASE = f"connector_test_{os.getpid()}"
 TEST_REDIS_DB = 15
