@@ -20,6 +20,8 @@ beat_schedule = {
     # Touch the shared AIS token well inside the server's inactivity timeout.
     "refresh_ais_token": {"task": "refresh_ais_token",
                           "schedule": _seconds("CONNECTOR_TOKEN_REFRESH_SECONDS", 600)},
+    # While JDE is unreachable: probe it, and send the waiting orders the moment it answers.
+    "watch_ais": {"task": "watch_ais", "schedule": _seconds("CONNECTOR_PROBE_SECONDS", 30)},
     # The polling bridge: orders whose webhook never arrived.
     "poll_woocommerce": {"task": "poll_woocommerce", "schedule": _seconds("CONNECTOR_POLL_SECONDS", 300)},
     # Reconcile the recent days of the GL often, and the whole previous month every night.

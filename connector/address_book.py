@@ -7,7 +7,8 @@ exactly.
 """
 from __future__ import annotations
 
-from connector.jde.errors import AisOutcomeUnknown, AisUnavailable
+from connector.jde import inputs
+from connector.jde.errors import AisError, AisRejected, AisUnavailable, AisWarning
 from connector.ledger import NotPostable
 from connector.store import customers as customer_rows
 
@@ -58,19 +59,33 @@ def ensure_customer(db, ais, mapping, *, source: str, woo_customer_id: int | Non
             return int(row["address_number"])
         address_number = find_by_email(ais, email)
         if address_number is None:
-            name = mapping.orchestrations.add_customer
-            try:
-                answer = ais.orchestrate(name, customer_input(billing, email))
-                address_number = int(answer["AddressNumber"])
-            except AisOutcomeUnknown:
-                # It may have been created: look before creating again.
-                address_number = find_by_email(ais, email)
-                if address_number is None:
-                    raise
-            except (KeyError, TypeError, ValueError):
-                raise AisUnavailable(f"{name} answered without an AddressNumber") from None
+            address_number = _add_customer(ais, mapping, billing, email)
         customer_rows.set_address_number(cur, row["id"], address_number)
         return address_number
+
+
+def _add_customer(ais, mapping, billing: dict, email: str) -> int:
+    name = mapping.orchestrations.add_customer
+    values = customer_input(billing, email)
+    try:
+        answer = ais.orchestrate(name, inputs.encode(values, input_format=mapping.orchestrations.input_format),
+                                 summary=values)
+        return int(answer["AddressNumber"])
+    except AisError as exc:
+        if not getattr(exc, "maybe_done", True):
+            raise   # nothing reached JDE
+        # It may have been added all the same (a timeout after the commit, a warning): look first.
+        found = find_by_email(ais, email)
+        if found is not None:
+            return found
+        if isinstance(exc, (AisRejected, AisWarning)):
+            raise NotPostable(f"JDE did not add the customer {email} to the Address Book: {exc.text}") from None
+        raise
+    except (KeyError, TypeError, ValueError):
+        found = find_by_email(ais, email)
+        if found is None:
+            raise AisUnavailable(f"{name} answered without an AddressNumber") from None
+        return found
 
 
 def known_address_number(cur, *, source: str, order: dict) -> int | None:

@@ -165,13 +165,20 @@ def status(failures):
     from connector.store import Database
     from connector.store import deliveries, orders
 
-    database = Database(_urls(load_settings()).database_url, size=1)
+    import redis
+
+    from connector.jde.breaker import BREAKER_KEY, Breaker, describe
+
+    urls = _urls(load_settings())
+    database = Database(urls.database_url, size=1)
+    jde = describe(Breaker(redis.Redis.from_url(urls.redis_url, socket_connect_timeout=2), BREAKER_KEY).state())
     with database.transaction() as cur:
         delivery_counts = deliveries.counts_by_state(cur)
         order_counts = orders.counts_by_state(cur)
         latest = orders.latest_failures(cur, limit=failures)
         bad_deliveries = deliveries.latest_errors(cur, limit=failures)
     console = Console()
+    console.print(f"JDE: {jde}", style="bold red" if jde.startswith("unreachable") else None, markup=False)
     counts = Table(title="State", show_lines=False)
     counts.add_column("what")
     counts.add_column("state")

@@ -43,6 +43,10 @@ class Settings:
     lease_seconds: int = 120
     # Base of the exponential backoff between posting attempts (seconds).
     retry_base_seconds: float = 2.0
+    # JDE outages: consecutive outage answers that open the circuit breaker, and how often
+    # one probe asks whether JDE answers again.
+    breaker_threshold: int = 3
+    probe_seconds: float = 30.0
 
     @property
     def sandbox(self) -> bool:
@@ -79,4 +83,6 @@ def load_settings(environ: dict | None = None, *, dotenv: bool = True) -> Settin
         woo_webhook_secrets=webhook_secrets,
         lease_seconds=int(get("CONNECTOR_LEASE_SECONDS") or 120),
         retry_base_seconds=float(get("CONNECTOR_RETRY_BASE_SECONDS") or 2.0),
+        breaker_threshold=int(get("CONNECTOR_BREAKER_THRESHOLD") or 3),
+        probe_seconds=float(get("CONNECTOR_PROBE_SECONDS") or 30.0),
     )

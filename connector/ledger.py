@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from connector.jde.dates import julian  # noqa: F401  (JDE's date, part of the entry's vocabulary)
 from connector.mapping import Mapping, currency_places
 
 EXPLANATION_LENGTH = 30   # F0911.EXA
@@ -51,7 +52,9 @@ class JournalEntry:
         return sum((line.amount for line in self.lines if line.amount > 0), Decimal(0))
 
     def orchestration_input(self, address_number: int | None) -> dict:
-        """The generic JSON input of the GL orchestration (DESIGN §6)."""
+        """The GL orchestration's inputs as one flat dict, the journal lines under `Lines`
+        (connector/jde/inputs.py writes them in the orchestration's input format; posting
+        writes GLDate in the form the orchestration takes)."""
         return {
             "BatchNumber": self.batch_number,
             "Company": self.company,
@@ -66,11 +69,6 @@ class JournalEntry:
                 for line in self.lines
             ],
         }
-
-
-def julian(day: date) -> str:
-    """JDE's CYYDDD: C = centuries after 1900, YY = year in century, DDD = day of year."""
-    return f"{(day.year - 1900) // 100}{day.year % 100:02d}{day.timetuple().tm_yday:03d}"
 
 
 def batch_number(woo_id: int) -> str:

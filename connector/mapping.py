@@ -63,11 +63,20 @@ class Accounts:
         return self.clearing.get(payment_method or "", self.clearing.get("default"))
 
 
+# How the GL orchestration's GLDate input is written (connector/jde/dates.py): Julian CYYDDD,
+# the AIS user's date format, or epoch milliseconds — whatever its Orchestrator Studio input
+# was built to take.
+DATE_FORMATS = ("julian", "user", "epoch_ms")
+INPUT_FORMATS = ("standard", "generic")
+
+
 @dataclass(frozen=True)
 class Orchestrations:
     post_journal_entry: str
     add_customer: str
     reference_column: str
+    input_format: str = "standard"
+    date_format: str = "julian"
 
 
 @dataclass(frozen=True)
@@ -123,6 +132,12 @@ class _Reader:
             self.fail(f"{table}.{key}", "must be a non-empty string")
         return value.strip()
 
+    def choice(self, table: str, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.text(table, key, default)
+        if value not in choices:
+            self.fail(f"{table}.{key}", f"{value!r} is not one of {', '.join(repr(c) for c in choices)}")
+        return value
+
     def account(self, table: str, key: str, value=None) -> str:
         value = self.text(table, key) if value is None else value
         if not isinstance(value, str) or not _ACCOUNT.match(value):
@@ -175,6 +190,8 @@ def parse_mapping(text: str, path: Path = Path("connector.toml")) -> Mapping:
         post_journal_entry=r.text("orchestrations", "post_journal_entry", "ORCH_WOO_PostJournalEntry"),
         add_customer=r.text("orchestrations", "add_customer", "ORCH_WOO_AddCustomer"),
         reference_column=r.text("orchestrations", "reference_column", "VINV"),
+        input_format=r.choice("orchestrations", "input_format", INPUT_FORMATS, "standard"),
+        date_format=r.choice("orchestrations", "date_format", DATE_FORMATS, "julian"),
     )
     return Mapping(store, posting, accounts, orchestrations)
 

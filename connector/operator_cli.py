@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
@@ -35,7 +36,7 @@ def _table(title: str, columns: list[str], rows) -> Table:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*["" if v is None else escape(str(v)) for v in row])
     return table
 
 
@@ -65,7 +66,8 @@ def orders_show(woo_id):
                   f"total {order['total']} {order['currency']}  batch {order['batch_number'] or '-'}  "
                   f"JDE document {order['document_number'] or '-'}  attempts {order['attempts']}")
     if order["last_error"]:
-        console.print(f"[red]last error:[/red] {order['last_error']}")
+        # JDE's own text, exceptionId included; stored text is never read as markup.
+        console.print(f"[red]last error:[/red] {escape(order['last_error'])}")
     console.print(_table("Deliveries", ["id", "topic", "state", "received", "error"],
                          [(d["id"], d["topic"], d["state"], d["received_at"], d["error"]) for d in deliveries]))
     for entry in entries:

@@ -1,18 +1,22 @@
 """Posting a paid order to the JDE general ledger, exactly once.
 
-1. Claim the order row (`ready` → `posting`, with a lease) in its own transaction, so two
+1. While JDE is unreachable (the fleet-wide circuit breaker is open) the order is not even
+   claimed: it stays `ready`, deferred, with no attempt used, and goes as soon as JDE answers.
+2. Claim the order row (`ready` → `posting`, with a lease) in its own transaction, so two
    workers never post one order and a killed worker's claim runs out.
-2. Build the journal entry (ledger rules); an order that cannot be posted as it is goes to
+3. Build the journal entry (ledger rules); an order that cannot be posted as it is goes to
    `needs_attention` with the reason.
-3. Ensure the customer's Address Book entry.
-4. If an earlier attempt may have reached JDE (second attempt, reclaimed claim), look the
-   batch up in F0911 first: if it is there, the order is posted.
-5. Call the GL orchestration with the order reference as BatchNumber (then, for a posted
-   order refunded or cancelled later, each reversing entry with its own batch number). A duplicate-batch
-   answer means it is already in JDE: verify, then `posted`. A validation error goes to
-   `needs_attention`. An unknown outcome (timeout, dropped connection) is looked up before
-   anything else; a transient failure goes back to `ready` for a retry with backoff, and
-   after `max_attempts` to `failed`.
+4. Ensure the customer's Address Book entry.
+5. If an earlier attempt may have reached JDE (`maybe_in_jde`: a timeout, a JDE error, a
+   replay; or a claim taken over from a dead worker), look the batch up in F0911 first: if it
+   is there, the order is posted.
+6. Call the GL orchestration with the order reference as BatchNumber (then, for a posted
+   order refunded or cancelled later, each reversing entry with its own batch number). After
+   ANY error or warning from that call, the batch is looked up in F0911 before anything else:
+   found → posted (a repeated batch is refused by JDE's F0911Z1 key, so a duplicate shows up
+   here, whatever JDE's wording). Not found: JDE's refusal or warning → `needs_attention`
+   with JDE's own text and exceptionId; a transient JDE error → retry with backoff, counted,
+   and `failed` after `max_attempts`; JDE unreachable → deferred, not counted.
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ from decimal import Decimal
 
 from connector import address_book, ledger, refunds
 from connector.audit_trail import AuditTrail
-from connector.jde.errors import AisError, AisOutcomeUnknown, AisRejected
+from connector.jde import dates, inputs
+from connector.jde.errors import AisError, AisRejected, AisUnavailable, AisWarning
 from connector.store import journal_entries
 from connector.store import orders as order_rows
 from connector.woo.schemas import PayloadError, load_order
@@ -34,7 +39,9 @@ BACKOFF_MAX = 300.0
 @dataclass(frozen=True)
 class PostingResult:
     order_id: int
-    outcome: str                  # posted | already_posted | needs_attention | retry | failed | skipped
+    # posted | already_posted | needs_attention | retry (counted) | deferred (JDE unreachable,
+    # not counted) | failed | skipped
+    outcome: str
     document_number: str | None = None
     retry_in: float | None = None
     error: str | None = None
@@ -61,30 +68,58 @@ class _NeedsAttention(Exception):
     """A posting that a person must look at; the message says why."""
 
 
-def _post_entry(ais, mapping, entry, address_number, *, maybe_posted: bool) -> tuple[str | None, bool]:
-    """Send one entry to JDE exactly once: (document number, whether it was already there)."""
+def gl_input(entry, address_number, mapping, ais) -> tuple[dict, dict]:
+    """(request body, readable summary) of the GL orchestration for `entry`."""
+    values = entry.orchestration_input(address_number)
+    form = mapping.orchestrations.date_format
+    day = entry.gl_date
+    values["GLDate"] = (dates.julian(day) if form == "julian" else
+                        dates.format_date(day, ais.session.date_format) if form == "user" else
+                        dates.epoch_ms(day))
+    return inputs.encode(values, input_format=mapping.orchestrations.input_format, grid="Lines"), values
+
+
+def _post_entry(ais, mapping, entry, address_number, *, maybe_posted: bool,
+                reached: list) -> tuple[str | None, bool]:
+    """Send one entry to JDE exactly once: (document number, whether it was already there).
+
+    `reached` gets the batch number when the orchestration may have reached JDE without a
+    known outcome, so the order's next attempt looks it up first.
+    """
     batch = entry.batch_number
     if maybe_posted:
         found = find_posted(ais, mapping, batch)
         if found:
             return found, True
+    body, summary = gl_input(entry, address_number, mapping, ais)
     try:
-        answer = ais.orchestrate(mapping.orchestrations.post_journal_entry, entry.orchestration_input(address_number))
-    except AisOutcomeUnknown:
+        answer = ais.orchestrate(mapping.orchestrations.post_journal_entry, body, summary=summary)
+    except AisError as exc:
+        if not getattr(exc, "maybe_done", True):
+            raise   # nothing reached JDE
+        reached.append(batch)
+        # Whatever JDE said, the ledger is the answer: a refused duplicate, a warning after the
+        # lines were written and a timeout after the commit all leave the batch in F0911.
         found = find_posted(ais, mapping, batch)
         if found:
-            return found, False
-        raise
-    except AisRejected as exc:
-        if exc.names_duplicate_batch(batch):
-            found = find_posted(ais, mapping, batch)
-            if found:
-                return found, True
-            raise _NeedsAttention(f"JDE reports batch {batch} as a duplicate, but no F0911 line carries it: "
-                                  f"check F0911Z1 ({exc.text})") from None
+            return found, isinstance(exc, AisRejected)
+        if isinstance(exc, AisWarning):
+            raise _NeedsAttention(f"JDE answered batch {batch} with warnings and no F0911 line carries it: "
+                                  f"{exc.text}") from None
+        if isinstance(exc, AisRejected):
+            raise _NeedsAttention(f"JDE refused batch {batch}: {exc.text}") from None
         raise
     document_number = answer.get("DocumentNumber")
-    return (None if document_number is None else str(document_number)), False
+    if document_number is None:
+        # A success without the output (an orchestration whose response does not map it): the
+        # ledger says which document it became.
+        reached.append(batch)
+        found = find_posted(ais, mapping, batch)
+        if found is None:
+            raise AisUnavailable(f"JDE answered batch {batch} as done without a DocumentNumber, and no F0911 "
+                                 "line carries it yet: looked up again on the next attempt")
+        return found, False
+    return str(document_number), False
 
 
 def _stored_lines(row) -> list[tuple[str, Decimal]]:
@@ -92,12 +127,20 @@ def _stored_lines(row) -> list[tuple[str, Decimal]]:
 
 
 def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
-               max_attempts: int = MAX_ATTEMPTS, retry_base: float = 2.0) -> PostingResult:
+               max_attempts: int = MAX_ATTEMPTS, retry_base: float = 2.0, breaker=None) -> PostingResult:
     """Post what an order still needs in JDE: its sale, then any refund or cancellation.
 
-    `make_ais(on_call)` returns an AIS client reporting to `on_call`.
+    `make_ais(on_call)` returns an AIS client reporting to `on_call`; `breaker` is the fleet's
+    circuit breaker (connector/jde/breaker.py), None for none.
     """
     batch, address_number, sale_document = None, None, None
+    if breaker is not None and not breaker.allow():
+        delay = _outage_delay(breaker, 0, retry_base)
+        with db.transaction() as cur:
+            if not order_rows.defer(cur, order_id, error=UNREACHABLE, delay_seconds=delay,
+                                    lease_seconds=lease_seconds):
+                return PostingResult(order_id, "skipped")
+        return PostingResult(order_id, "deferred", retry_in=delay, error=UNREACHABLE)
 
     def finish(state: str, *, error=None, outcome=None, cur=None) -> PostingResult:
         def write(cur):
@@ -148,16 +191,17 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
         return finish(final, outcome="already_posted")
 
     ais = make_ais(trail.ais_call)
-    # A second attempt, or a claim taken over from a dead worker, may already be in JDE.
-    maybe_posted = order["attempts"] > 1 or order["previous_state"] == "posting"
-    already = []
+    # An attempt that may have reached JDE, or a claim taken over from a dead worker: the
+    # batch may already be in JDE.
+    maybe_posted = order["maybe_in_jde"] or order["previous_state"] == "posting"
+    already, reached = [], []
     try:
         if address_number is None:
             address_number = address_book.ensure_for_order(db, ais, mapping, source=order["source"],
                                                            order=document)
         for kind, entry in pending:
             document_number, was_there = _post_entry(ais, mapping, entry, address_number,
-                                                     maybe_posted=maybe_posted)
+                                                     maybe_posted=maybe_posted, reached=reached)
             already.append(was_there)
             with db.transaction() as cur:
                 journal_entries.mark_posted(cur, batch_number=entry.batch_number, document_number=document_number,
@@ -170,11 +214,30 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
     except AisRejected as exc:
         return finish("needs_attention", error=exc.text)
     except AisError as exc:
-        if order["attempts"] >= max_attempts:
+        outage = getattr(exc, "outage", False)
+        if outage:
+            # JDE could not be reached: wait it out, the attempt does not count.
+            delay = _outage_delay(breaker, order["attempts"], retry_base)
+        elif order["attempts"] >= max_attempts:
             return finish("failed", error=f"gave up after {order['attempts']} attempts: {exc.text}")
-        delay = retry_delay(order["attempts"], retry_base)
+        else:
+            delay = retry_delay(order["attempts"], retry_base)
         with db.transaction() as cur:
             order_rows.release_for_retry(cur, order_id, error=exc.text, delay_seconds=delay,
-                                         lease_seconds=lease_seconds)
-            trail.state_change(cur, "posting", "ready", f"retry in {delay:.1f}s: {exc.text}")
-        return PostingResult(order_id, "retry", retry_in=delay, error=exc.text)
+                                         lease_seconds=lease_seconds, maybe_in_jde=bool(reached),
+                                         counted=not outage)
+            trail.state_change(cur, "posting", "ready", f"{'waiting for JDE' if outage else 'retry'} in "
+                                                         f"{delay:.1f}s: {exc.text}")
+        return PostingResult(order_id, "deferred" if outage else "retry", retry_in=delay, error=exc.text)
+
+
+UNREACHABLE = "JDE is unreachable: waiting for it to answer again (no attempt used)"
+
+
+def _outage_delay(breaker, attempts: int, retry_base: float) -> float:
+    """When to try again after an outage: the breaker's probe interval while it is open (the
+    probe re-sends the backlog the moment JDE answers, this is only the safety net); a short
+    backoff while it is not open yet."""
+    if breaker is not None and not breaker.allow():
+        return breaker.probe_seconds * random.uniform(1.0, 2.0)
+    return retry_delay(max(attempts, 1), retry_base)

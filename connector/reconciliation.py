@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from connector.ledger import batch_number, julian
+from connector.ledger import batch_number
 from connector.store import reconciliation as rows
 
 REFERENCE_PREFIX = "WC-"
@@ -62,16 +62,32 @@ def _debits(lines) -> tuple[Decimal, int]:
     return sum(amounts, Decimal(0)), len(amounts)
 
 
+class DateFormatMismatch(Exception):
+    """JDE answered lines dated outside the window it was asked for."""
+
+
 def read_jde(ais, mapping, *, date_from: date, date_to: date, page_size: int) -> dict[str, dict[str, list]]:
-    """{batch: {document: [debit amounts]}} for the connector's batches in the window."""
+    """{batch: {document: [debit amounts]}} for the connector's batches in the window.
+
+    The GL-date condition is written in the AIS user's date format (the data service reads it
+    as a person would type it) and every line's date is read back and checked against the
+    window: a server that read the dates another way (day and month swapped) would otherwise
+    make the reconciliation compare the wrong lines, silently.
+    """
     column = mapping.orchestrations.reference_column
     found: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in ais.browse(
-            "F0911", columns=[column, "DOC", "AA"], page_size=page_size,
+            "F0911", columns=[column, "DOC", "AA", "DGJ"], page_size=page_size, date_columns=("DGJ",),
             conditions=[("DCT", "EQUAL", [mapping.posting.document_type]),
-                        ("DGJ", "BETWEEN", [julian(date_from), julian(date_to)]),
+                        ("DGJ", "BETWEEN", [date_from, date_to]),
                         (column, "STR_START_WITH", [REFERENCE_PREFIX]),
                         ("AA", "GREATER", ["0"])]):
+        day = row.get("F0911_DGJ")
+        if isinstance(day, date) and not date_from <= day <= date_to:
+            raise DateFormatMismatch(
+                f"JDE answered a line dated {day} (batch {row.get(f'F0911_{column}')}) for the window "
+                f"{date_from}..{date_to}: the data service read the dates in another format than the AIS "
+                f"user's {ais.session.date_format!r}; check the user's date format in JDE")
         found[str(row[f"F0911_{column}"]).strip()][str(row["F0911_DOC"])].append(Decimal(str(row["F0911_AA"])))
     return found
 

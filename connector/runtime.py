@@ -64,6 +64,14 @@ class Runtime:
                           seal=lambda token: vault.encrypt({"token": token}),
                           unseal=lambda blob: vault.decrypt(blob)["token"])
 
+    @cached_property
+    def breaker(self):
+        """The fleet-wide circuit breaker of this AIS server (in Redis)."""
+        from connector.jde.breaker import BREAKER_KEY, Breaker
+
+        return Breaker(self.redis, BREAKER_KEY, threshold=self.settings.breaker_threshold,
+                       probe_seconds=self.settings.probe_seconds)
+
     def webhook_secrets(self) -> tuple[str, ...]:
         """Webhook secrets: the stored ones win over WOO_WEBHOOK_SECRET (the environment if the
         database cannot be read at start-up)."""
@@ -94,7 +102,7 @@ class Runtime:
     def ais_client(self, on_call=None):
         from connector.jde.client import AisClient
 
-        return AisClient(self.ais_session, on_call=on_call)
+        return AisClient(self.ais_session, on_call=on_call, breaker=self.breaker)
 
 
 def _sandbox_url(variable: str, real_variable: str) -> str:

@@ -66,10 +66,11 @@ class Server(ThreadingHTTPServer):
         with self._connections_lock:
             self._connections.discard(connection)
 
-    def close_connections(self) -> None:
-        """Hang up on kept-alive clients so no handler thread outlives the sandbox."""
+    def close_connections(self, keep=None) -> None:
+        """Hang up on kept-alive clients so no handler thread outlives the sandbox; `keep` is
+        one connection spared (a caller that still needs its answer)."""
         with self._connections_lock:
-            connections = list(self._connections)
+            connections = [connection for connection in self._connections if connection is not keep]
         for connection in connections:
             try:
                 connection.shutdown(socket.SHUT_RDWR)

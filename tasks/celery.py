@@ -6,6 +6,8 @@ Reliability settings, and why:
 - prefetch 1: a worker holds no messages it is not working on;
 - the Redis visibility timeout outlasts the longest retry countdown, or a countdown
   task would be handed to a second worker while it waits;
+- posting has its own queue, so webhooks are processed at once even behind a backlog of
+  posts (a JDE outage, a bulk replay); a plain `celery -A tasks worker` consumes both;
 - the database, not the broker, is the truth: the sweeper re-enqueues what a lost
   message left unfinished, so none of this has to be perfect.
 """
@@ -15,6 +17,7 @@ import runpy
 from pathlib import Path
 
 from celery import Celery
+from kombu import Queue
 
 from connector.runtime import current
 
@@ -41,6 +44,9 @@ from tasks.broker import transport_for  # noqa: E402
 app = Celery("tasks", broker=runtime.broker_url, include=["tasks.deliveries", "tasks.posting", "tasks.polling", "tasks.reconciliation"])
 app.conf.update(
     broker_transport=transport_for(runtime.broker_url),
+    task_queues=(Queue("celery"), Queue("posting")),
+    task_default_queue="celery",
+    task_routes={"post_order": {"queue": "posting"}, "sync_customer": {"queue": "posting"}},
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,

@@ -6,6 +6,7 @@ from celery.utils.log import get_task_logger
 import psycopg2
 
 from connector import address_book, posting
+from connector.jde import breaker
 from connector.jde.errors import AisUnavailable
 from connector.audit_trail import AuditTrail
 from connector.store import orders as order_rows
@@ -15,15 +16,18 @@ from tasks.enqueue import resend_due, send
 log = get_task_logger(__name__)
 
 
-@app.task(name="post_order")
-def post_order(woo_id: int):
+@app.task(name="post_order", bind=True, max_retries=None)
+def post_order(self, woo_id: int):
     """Post WooCommerce order `woo_id` (its claim, retries and outcome live in Postgres).
 
     Called with the shop's order number, so Flower and `celery -A tasks call` read as the
-    finance team speaks: post_order(727).
+    finance team speaks: post_order(727). A retry, or a post deferred while JDE is unreachable,
+    shows in Flower as RETRY with its countdown.
     """
     # Before claiming: without a usable AIS configuration the order stays `ready`.
     runtime.ais_session  # noqa: B018
+    if _probe_jde() == "recovered":
+        log.info("JDE answers again")
     with runtime.db.transaction() as cur:
         row = order_rows.get(cur, source=runtime.mapping.store.source, woo_id=woo_id)
     if row is None:
@@ -31,15 +35,35 @@ def post_order(woo_id: int):
     order_id = row["id"]
     result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
                                 lease_seconds=runtime.settings.lease_seconds,
-                                retry_base=runtime.settings.retry_base_seconds)
-    if result.outcome == "retry":
-        send(post_order, woo_id, countdown=result.retry_in)
-    elif result.outcome in ("posted", "already_posted"):
+                                retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
+    if result.outcome in ("retry", "deferred"):
+        raise self.retry(countdown=result.retry_in, exc=_Deferred(f"{result.outcome}: {result.error}"))
+    if result.outcome in ("posted", "already_posted"):
         log.info("batch %s is in the JDE general ledger as document %s", result.batch_number,
                  result.document_number)
     elif result.outcome in ("needs_attention", "failed"):
         log.warning("order %s %s: %s", woo_id, result.outcome, result.error)
     return {"order": woo_id, "outcome": result.outcome, "document_number": result.document_number}
+
+
+class _Deferred(Exception):
+    """Why a post is retried later (shown by Flower; the order row holds the whole story)."""
+
+
+def _probe_jde() -> str:
+    """While JDE is unreachable: one probe per interval, fleet-wide; on recovery, send the
+    orders that waited for it at once, so the backlog drains at full concurrency."""
+    outcome = breaker.probe(runtime.breaker, runtime.ais_session)
+    if outcome == "recovered":
+        sent = 0
+        while True:
+            with runtime.db.transaction() as cur:
+                waiting = order_rows.take_deferred(cur, lease_seconds=runtime.settings.lease_seconds, limit=1000)
+            sent += sum(send(post_order, woo_id) for woo_id in waiting)
+            if len(waiting) < 1000:
+                break
+        log.warning("JDE answers again: %s orders that waited for it sent to posting", sent)
+    return outcome
 
 
 @app.task(name="sync_customer", autoretry_for=(AisUnavailable, psycopg2.OperationalError), retry_backoff=2, retry_backoff_max=300,
@@ -58,7 +82,17 @@ def refresh_ais_token():
     return {"token": runtime.ais_session.keep_alive()}
 
 
+@app.task(name="watch_ais")
+def watch_ais():
+    """While JDE is unreachable, probe it (once per interval, fleet-wide) and send the
+    waiting orders the moment it answers; nothing to do while it answers."""
+    return {"jde": _probe_jde()}
+
+
 @app.task(name="sweep_orders")
 def sweep_orders(limit: int = 500):
-    """Re-enqueue orders left `ready` or `posting` past their lease."""
+    """Re-enqueue orders left `ready` or `posting` past their lease (not while JDE is
+    unreachable: they would only be deferred again; the probe sends them on recovery)."""
+    if not runtime.breaker.allow():
+        return {"due": 0, "sent": 0, "paused": "JDE unreachable"}
     return resend_due(order_rows.take_unfinished, post_order, "orders", limit=limit)

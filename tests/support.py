@@ -34,6 +34,19 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):
 
 
 
+def order_states(db_url) -> dict[str, int]:
+    """{state: count} of the orders table, read in a connection of its own."""
+    import psycopg2
+
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT state, count(*) FROM orders GROUP BY state")
+            return dict(cur.fetchall())
+    finally:
+        conn.close()
+
+
 class Process:
     """A child process in its own session, its output in a log file."""
 

@@ -35,7 +35,8 @@ _LOGIN = """{% if error %}<p class="bad">{{ error }}</p>{% endif %}
 <form method="post"><p><label>User <input name="username" autofocus></label></p>
 <p><label>Password <input name="password" type="password"></label></p><p><button>Sign in</button></p></form>"""
 
-_DASHBOARD = """<h2>State</h2><table><tr><th>what</th><th>state</th><th>count</th></tr>
+_DASHBOARD = """<p>JDE: <b class="{{ 'bad' if jde.startswith('unreachable') else 'ok' if jde == 'reachable' else '' }}">{{ jde }}</b></p>
+<h2>State</h2><table><tr><th>what</th><th>state</th><th>count</th></tr>
 {% for what, counts in states %}{% for state, n in counts|dictsort %}<tr><td>{{ what }}</td><td>{{ state }}</td>
 <td>{{ n }}</td></tr>{% endfor %}{% endfor %}</table>
 <h2>Latest order failures</h2>{% if failures %}<table><tr><th>order</th><th>state</th><th>attempts</th><th>when</th>
@@ -139,7 +140,10 @@ def dashboard():
         errors = delivery_rows.latest_errors(cur, limit=20)
         run = reconciliation_rows.latest_run(cur)
         items = reconciliation_rows.items_of_run(cur, run["id"]) if run else []
-    return _page("Dashboard", _DASHBOARD, states=states, failures=failures, errors=errors, run=run, items=items)
+    from connector.jde.breaker import describe
+
+    return _page("Dashboard", _DASHBOARD, states=states, failures=failures, errors=errors, run=run, items=items,
+                 jde=describe(runtime.breaker.state()))
 
 
 @bp.get("/orders/<int:woo_id>")

@@ -17,7 +17,14 @@ def healthz():
 def readyz():
     checks = {"postgres": _postgres_ok(), "broker": bool(current_app.config["BROKER_CHECK"]())}
     ready = all(checks.values())
-    return jsonify(status="ready" if ready else "unavailable", checks=checks), 200 if ready else 503
+    # JDE's state is detail, not readiness: webhooks are still taken and kept while it is down.
+    return jsonify(status="ready" if ready else "unavailable", checks=checks, jde=_jde()), 200 if ready else 503
+
+
+def _jde() -> str:
+    from connector.jde.breaker import describe
+
+    return describe(current_app.config["RUNTIME"].breaker.state())
 
 
 def _postgres_ok() -> bool:

@@ -9,10 +9,16 @@ when a call answers 444. Replacement is single-flight: under a Redis lock, and a
 that finds another already replaced the token it holds takes the new one instead of
 logging in again. A fixed deviceName is always sent; without one AIS binds the token to
 the caller's IP address, which differs between dynos.
+
+A 403 "Token is Invalid" means the same as 444 (some Tools releases answer it on data and
+orchestration calls). The token response also says how the AIS user writes dates
+(`userInfo.simpleDateFormat`); the data service wants date conditions in that form, so it is
+kept with the token (connector/jde/dates.py).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -21,7 +27,8 @@ from typing import Callable
 
 import requests
 
-from connector.jde.errors import AisError, AisInvalidToken, AisRejected, AisUnavailable
+from connector.jde import dates
+from connector.jde.errors import AisError, AisInvalidToken, AisNotSent, AisOutage, classify
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ class AisSession:
         self._unseal = unseal or (lambda blob: blob.decode())
         self._on_call = on_call
         self._token: str | None = None
+        self._date_format: str | None = None
         digest = hashlib.sha256(f"{login.base_url}|{login.environment}|{login.username}".encode()).hexdigest()[:16]
         self.key = f"connector:ais:token:{digest}"
 
@@ -79,64 +87,101 @@ class AisSession:
     def token(self) -> str:
         """The shared token: in-process copy, else Redis, else a (single-flight) login."""
         if self._token is None:
-            self._token = self._shared() or self.renew(None)
+            shared = self._shared()
+            if shared:
+                self._token, self._date_format = shared
+            else:
+                self.renew(None)
         return self._token
+
+    @property
+    def date_format(self) -> str:
+        """The AIS user's date pattern (SimpleDateFormat), as the token response gave it."""
+        self.token()
+        return self._date_format or dates.DEFAULT_USER_FORMAT
 
     def renew(self, stale: str | None) -> str:
         """Replace `stale` (None: there is none yet); one login however many callers ask."""
         with self.redis.lock(self.key + ":lock", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS + 5):
             current = self._shared()
-            if current and current != stale:
-                self._token = current        # another process already replaced it
-                return current
-            token = self._login()
-            self.redis.set(self.key, self._seal(token), ex=REDIS_TTL_SECONDS)
-            self._token = token
+            if current and current[0] != stale:
+                self._token, self._date_format = current   # another process already replaced it
+                return self._token
+            token, date_format = self._login()
+            self.redis.set(self.key, self._seal(json.dumps({"token": token, "date_format": date_format})),
+                           ex=REDIS_TTL_SECONDS)
+            self._token, self._date_format = token, date_format
             return token
 
     def keep_alive(self) -> str:
         """Beat: touch the shared token so it never idles out; log in again if it is invalid."""
-        token = self._shared()
+        token = (self._shared() or (None, None))[0]
         if token and self._validate(token):
             self.redis.expire(self.key, REDIS_TTL_SECONDS)
             return "valid"
         self.renew(token)
         return "renewed"
 
+    def probe(self) -> bool:
+        """Does the AIS server answer at all? Validate the shared token (or ask for one): any
+        answer from AIS, even "invalid token", means it is reachable."""
+        token = (self._shared() or (None, None))[0]
+        try:
+            if token:
+                self._validate(token)
+            else:
+                self.renew(None)
+        except AisOutage:
+            return False
+        except AisError:
+            return True    # AIS answered (e.g. a refused login): reachable
+        return True
+
     def logout(self) -> None:
-        token = self._shared()
+        token = (self._shared() or (None, None))[0]
         if token:
             self._request(LOGOUT_PATH, {"token": token}, "logout")
             self.redis.delete(self.key)
         self._token = None
 
     # -- internals ---------------------------------------------------------------------
-    def _shared(self) -> str | None:
+    def _shared(self) -> tuple[str, str | None] | None:
+        """(token, the user's date format) as shared in Redis, or None."""
         blob = self.redis.get(self.key)
         if blob is None:
             return None
         try:
-            return self._unseal(blob)
-        except Exception:   # sealed under a key we no longer have: log in again
+            document = json.loads(self._unseal(blob))
+            return str(document["token"]), document.get("date_format")
+        except Exception:   # sealed under a key we no longer have, or an older layout: log in again
             return None
 
-    def _login(self) -> str:
+    def _login(self) -> tuple[str, str]:
         info = self.login_info
         body = self._request(TOKEN_PATH, {
             "username": info.username, "password": info.password, "environment": info.environment,
             "role": info.role, "deviceName": info.device_name,
         }, "tokenrequest")
-        token = (body.get("userInfo") or {}).get("token")
+        user_info = body.get("userInfo") or {}
+        token = user_info.get("token")
         if not token:
             raise AisError("AIS token request answered without userInfo.token")
-        log.info("AIS login for %s on %s (device %s)", info.username, self.base_url, info.device_name)
-        return token
+        try:
+            date_format = dates.user_pattern(user_info)
+        except dates.DateFormatError as exc:
+            raise AisError(f"AIS token request: the user's date format cannot be used: {exc}") from None
+        log.info("AIS login for %s on %s (device %s, dates %s)", info.username, self.base_url, info.device_name,
+                 date_format)
+        return token, date_format
 
     def _validate(self, token: str) -> bool:
+        # Oracle: any answer but 200 means the token is not valid; an outage is no answer.
         try:
             body = self._request(VALIDATE_PATH, {"token": token, "touch": True}, "validate",
                                  headers=self.auth_headers(token))
-        except (AisInvalidToken, AisRejected):
+        except AisOutage:
+            raise
+        except AisError:
             return False
         return bool(body.get("isValidSession"))
 
@@ -144,21 +189,19 @@ class AisSession:
         started = time.monotonic()
         outcome, status = "ok", None
         try:
-            response = self.http.post(self.base_url + path, json=body, headers=headers, timeout=self.timeout)
-            status = response.status_code
-            if status == 444:
-                outcome = "invalid_token"
-                raise AisInvalidToken("AIS answered 444: invalid or expired token", status=444)
-            if status >= 500:
+            try:
+                response = self.http.post(self.base_url + path, json=body, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
                 outcome = "unavailable"
-                raise AisUnavailable(f"AIS {what} answered {status}", status=status)
-            if status >= 400:
-                outcome = "rejected"
-                raise AisRejected.from_response(status, _json(response))
-            return _json(response)
-        except requests.RequestException as exc:
-            outcome = "unavailable"
-            raise AisUnavailable(f"AIS {what} failed: {type(exc).__name__}") from None
+                raise AisNotSent(f"AIS {what} failed: {type(exc).__name__} reaching {self.base_url}") from None
+            status = response.status_code
+            answer, is_json = _json(response)
+            error = classify(status, answer, json_body=is_json, service=what)
+            if error is not None:
+                outcome = ("invalid_token" if isinstance(error, AisInvalidToken) else
+                           "unavailable" if isinstance(error, AisOutage) else "rejected")
+                raise error
+            return answer
         finally:
             if self._on_call:
                 # Only the service and the user: never the password or the token.
@@ -168,9 +211,10 @@ class AisSession:
                                            "deviceName": self.login_info.device_name}})
 
 
-def _json(response) -> dict:
+def _json(response) -> tuple[dict, bool]:
+    """(the answer as a dict, whether it was JSON at all)."""
     try:
         value = response.json()
     except ValueError:
-        return {"message": response.text[:500]}
-    return value if isinstance(value, dict) else {"message": value}
+        return {"message": response.text[:200]}, False
+    return (value if isinstance(value, dict) else {"message": value}), True

@@ -81,7 +81,7 @@ def claim_for_posting(cur, order_id: int, *, lease_seconds: int):
     """
     cur.execute(
         """
-        UPDATE orders o SET state = 'posting', attempts = o.attempts + 1,
+        UPDATE orders o SET state = 'posting', attempts = o.attempts + 1, deferred = false,
                             lease_until = now() + make_interval(secs => %s), updated_at = now()
         FROM (SELECT id, state AS previous_state FROM orders WHERE id = %s FOR UPDATE) prev
         WHERE o.id = prev.id
@@ -99,23 +99,60 @@ def finish_posting(cur, order_id: int, *, state: str, batch_number: str | None =
         """
         UPDATE orders SET state = %s, batch_number = COALESCE(%s, batch_number),
                           document_number = COALESCE(%s, document_number), last_error = %s,
+                          maybe_in_jde = maybe_in_jde AND %s NOT IN ('posted', 'reversed'),
                           lease_until = NULL, updated_at = now()
         WHERE id = %s
         """,
-        (state, batch_number, None if document_number is None else str(document_number), error, order_id),
+        (state, batch_number, None if document_number is None else str(document_number), error, state, order_id),
     )
 
 
-def release_for_retry(cur, order_id: int, *, error: str, delay_seconds: float, lease_seconds: int) -> None:
-    """Back to `ready` after a transient failure; the sweeper leaves it alone until the retry is due."""
+def release_for_retry(cur, order_id: int, *, error: str, delay_seconds: float, lease_seconds: int,
+                      maybe_in_jde: bool = False, counted: bool = True) -> None:
+    """Back to `ready` after a transient failure; the sweeper leaves it alone until the retry is due.
+
+    `counted=False` (JDE was unreachable): the attempt is given back and the order is marked
+    deferred, so it is sent again as soon as JDE answers. `maybe_in_jde`: the attempt may have
+    reached JDE, so the next one looks the batch up first.
+    """
     cur.execute(
         """
         UPDATE orders SET state = 'ready', last_error = %s, updated_at = now(),
-                          lease_until = now() + make_interval(secs => %s)
+                          lease_until = now() + make_interval(secs => %s),
+                          attempts = attempts - CASE WHEN %s THEN 0 ELSE 1 END,
+                          deferred = NOT %s, maybe_in_jde = maybe_in_jde OR %s
         WHERE id = %s AND state = 'posting'
+        """,
+        (error, delay_seconds + lease_seconds, counted, counted, maybe_in_jde, order_id),
+    )
+
+
+def defer(cur, order_id: int, *, error: str, delay_seconds: float, lease_seconds: int) -> bool:
+    """Leave a `ready` order unclaimed while JDE is unreachable (no attempt used)."""
+    cur.execute(
+        """
+        UPDATE orders SET deferred = true, last_error = %s, updated_at = now(),
+                          lease_until = now() + make_interval(secs => %s)
+        WHERE id = %s AND state = 'ready'
+        RETURNING id
         """,
         (error, delay_seconds + lease_seconds, order_id),
     )
+    return cur.fetchone() is not None
+
+
+def take_deferred(cur, *, lease_seconds: int, limit: int) -> list[int]:
+    """WooCommerce ids of the orders waiting for JDE to come back, re-leased for sending now."""
+    cur.execute(
+        """
+        UPDATE orders SET lease_until = now() + make_interval(secs => %s)
+        WHERE id IN (SELECT id FROM orders WHERE deferred AND state = 'ready'
+                     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED)
+        RETURNING woo_id
+        """,
+        (lease_seconds, limit),
+    )
+    return sorted(row["woo_id"] for row in cur.fetchall())
 
 
 def take_unfinished(cur, *, lease_seconds: int, limit: int) -> list[int]:
@@ -152,7 +189,7 @@ def latest_failures(cur, *, limit: int) -> list[dict]:
     cur.execute(
         """
         SELECT woo_id, state, attempts, last_error, updated_at FROM orders
-        WHERE state IN ('failed', 'needs_attention') OR (state = 'ready' AND last_error IS NOT NULL)
+        WHERE state IN ('failed', 'needs_attention') OR (state = 'ready' AND last_error IS NOT NULL AND NOT deferred)
         ORDER BY updated_at DESC LIMIT %s
         """,
         (limit,),
@@ -170,12 +207,11 @@ def lock(cur, *, source: str, woo_id: int):
 
 
 def mark_for_replay(cur, order_id: int) -> None:
-    # attempts = 1: the next claim counts as a re-attempt (so it looks JDE up first), with a
-    # full set of retries ahead of it.
+    # A full set of attempts ahead, and the batch looked up in JDE before anything is sent.
     cur.execute(
         """
-        UPDATE orders SET state = 'ready', attempts = 1, lease_until = NULL,
-                          last_error = NULL, updated_at = now()
+        UPDATE orders SET state = 'ready', attempts = 0, maybe_in_jde = true, deferred = false,
+                          lease_until = NULL, last_error = NULL, updated_at = now()
         WHERE id = %s
         """,
         (order_id,),

@@ -3,7 +3,16 @@ from __future__ import annotations
 
 import argparse
 
+from sandbox.ais.dates import user_format
+from sandbox.ais.faults import GL_DATE_INPUTS, NEXT_LINK_STYLES, Knobs
 from sandbox.ais.server import serve
+
+
+def _date_format(text: str) -> str:
+    try:
+        return user_format(text).pattern
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv=None) -> None:
@@ -13,16 +22,29 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seeds the fault dice and the token generator")
     parser.add_argument("--username", default="JDE")
     parser.add_argument("--password", default="JDE")
-    for knob, default, text in [
-        ("token-ttl", 3600.0, "seconds a token lives after issue"),
-        ("idle-timeout", 1200.0, "seconds a token survives unused"),
-        ("latency", 0.0, "seconds added to every orchestrator and data-service call"),
-        ("error-rate", 0.0, "fraction answered 500 without committing"),
-        ("timeout-rate", 0.0, "fraction that commit, then answer after --timeout-seconds"),
-        ("timeout-seconds", 30.0, "the delay of a timeout fault"),
-        ("drop-rate", 0.0, "fraction of orchestrations that commit, then close without answering"),
+    defaults = Knobs()
+    for knob, text in [
+        ("token-ttl", "seconds a token lives after issue"),
+        ("idle-timeout", "seconds a token survives unused"),
+        ("latency", "seconds added to every orchestrator and data-service call"),
+        ("error-rate", "fraction answered 500 without committing"),
+        ("timeout-rate", "fraction that commit, then answer after --timeout-seconds"),
+        ("timeout-seconds", "the delay of a timeout fault"),
+        ("drop-rate", "fraction of orchestrations that commit, then close without answering"),
+        ("warning-rate", "fraction of GL orchestrations that write their lines but answer 200 WARNING"),
+        ("invalid-token-403-rate", "fraction of invalid-token answers that are 403 'Token is Invalid', not 444"),
+        ("result-set-ttl", "seconds a data-service result set lives unused before /next answers JAS_MSG347"),
+        ("result-set-expiry-rate", "fraction of /next calls answered JAS_MSG347 whatever the cursor's age"),
     ]:
-        parser.add_argument(f"--{knob}", type=float, default=default, help=text)
+        name = knob.replace("-", "_")
+        parser.add_argument(f"--{knob}", type=float, default=getattr(defaults, name),
+                            help=f"{text} (default %(default)s)")
+    parser.add_argument("--date-format", type=_date_format, default=defaults.date_format,
+                        help="the AIS user's date format: dd, MM, yyyy joined by / . or - (default %(default)s)")
+    parser.add_argument("--gl-date-input", choices=GL_DATE_INPUTS, default=defaults.gl_date_input,
+                        help="how the GL orchestration reads GLDate (default %(default)s)")
+    parser.add_argument("--next-link-style", choices=NEXT_LINK_STYLES, default=defaults.next_link_style,
+                        help="how a data page's next link looks (default %(default)s)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = vars(parser.parse_args(argv))
     serve(args.pop("port"), **args)

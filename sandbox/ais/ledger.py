@@ -1,30 +1,53 @@
 """The sandbox's JDE database (F0911, F0101, F01151) and the two orchestrations that write it.
 
-The orchestrations validate the way JDE would reject the input (missing input, no lines, a
-non-decimal amount, an unbalanced entry, a bad Julian date or account, a batch number that
-is already in the ledger) and raise AisError; on success they append rows and answer the
-orchestration's outputs. The error CODEs are the sandbox's own, not JDE data-dictionary ids.
-Not thread-safe on its own: the service calls it under its lock.
+Each orchestration runs one form service request, as a real one built in the Orchestrator
+Studio would: the GL entry goes through FR_WOO_WriteF0911Z1 on P0911Z1 (the journal entry
+batch input), the customer through FR_WOO_AddAddressBook on P01012. Its input arrives flat
+(inputs.py reads both input formats). It validates the way JDE would reject the input and
+raises FormError with the form's error (CODE, TITLE, DESC with CAUSE/RESOLUTION, MOBILE);
+the service answers that in Oracle's 500 shape. On success it appends rows and answers the
+orchestration's outputs. Checks, in order: a required input missing, a GL date that does not
+read in the configured form (`gl_date_input`: Julian CYYDDD, the user's date format, or epoch
+milliseconds), a bad address number, no lines, a bad line number, an account that is not
+BU.Object or BU.Object.Sub within JDE's lengths, an account NOT IN THE CHART OF ACCOUNTS (the
+sandbox's rule: any object account starting with "9", e.g. M30.9999), a non-decimal amount,
+an unbalanced entry, a batch number already in F0911 (F0911Z1's key refuses it).
+The CODEs are the sandbox's own, not JDE data-dictionary ids; clients must not read texts.
+F0911.DGJ is stored Julian, as in JDE's database. Not thread-safe on its own: the service
+calls it under its lock.
 """
 from __future__ import annotations
 
-import calendar
 import re
 from decimal import Decimal
 
-from sandbox.ais.errors import AisError, orchestration_failed
+from sandbox.ais import dates
+from sandbox.ais.errors import AisError
+from sandbox.ais.inputs import LINES
 from sandbox.ais.tables import TABLES
 
 POST_JOURNAL_ENTRY = "ORCH_WOO_PostJournalEntry"
 ADD_CUSTOMER = "ORCH_WOO_AddCustomer"
+# orchestration -> (the service request it runs, that request's form): where JDE nests errors.
+STEPS = {
+    POST_JOURNAL_ENTRY: ("FR_WOO_WriteF0911Z1", "P0911Z1_W0911Z1A"),
+    ADD_CUSTOMER: ("FR_WOO_AddAddressBook", "P01012_W01012A"),
+}
 FIRST_DOCUMENT, FIRST_ICU, FIRST_ADDRESS = 100001, 7001, 10001
 
 _DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
 _JE_REQUIRED = ("BatchNumber", "Company", "DocumentType", "GLDate", "Currency")
+_DATE_FORMS = {"julian": "a Julian date CYYDDD (e.g. 126330 for 2026-11-26)",
+               "epoch_ms": "milliseconds since 1970-01-01 at a UTC midnight"}
 
 
-def _fail(name, code, title, desc=""):
-    return orchestration_failed(name, code, f"Error: {title}", desc)
+class FormError(Exception):
+    """A form's error, JDE-worded: `DESC` is "CAUSE . . . . x\\nRESOLUTION. . y"."""
+
+    def __init__(self, code: str, title: str, cause: str, resolution: str):
+        super().__init__(f"{title}: {cause}")
+        self.error = {"CODE": code, "TITLE": f"Error: {title}",
+                      "DESC": f"CAUSE . . . . {cause}\nRESOLUTION. . {resolution}", "MOBILE": cause}
 
 
 def parse_amount(value) -> Decimal | None:
@@ -38,24 +61,28 @@ def parse_amount(value) -> Decimal | None:
     return None
 
 
-def _julian(value) -> str | None:
-    """`CYYDDD` (C = centuries after 1900) as 6 digits, or None when it is no real day."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not re.fullmatch(r"\d{5,6}", value):
-        return None
-    value = value.zfill(6)
-    year = 1900 + 100 * int(value[0]) + int(value[1:3])
-    day = int(value[3:])
-    return value if 1 <= day <= (366 if calendar.isleap(year) else 365) else None
-
-
 def _text(value) -> str | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, Decimal)):
         return str(value)
     return value.strip() if isinstance(value, str) else None
+
+
+def read_gl_date(value, form: str, user_format: dates.UserDateFormat):
+    """The day `value` names in the configured `form`, or None."""
+    if form == "julian":
+        return dates.from_julian(value.strip() if isinstance(value, str) else value)
+    if form == "user":
+        return user_format.parse(value.strip() if isinstance(value, str) else value)
+    return dates.from_epoch_ms(value)
+
+
+def _account_error(number, account: str, cause: str) -> FormError:
+    return FormError("0002", "Invalid Account Number",
+                     f"The account number {account!r} entered on line {number} is not valid{cause}.",
+                     "Enter a valid account number as BU.Object or BU.Object.Sub, one that exists in the "
+                     "Account Master (F0901).")
 
 
 class Ledger:
@@ -65,53 +92,65 @@ class Ledger:
 
     # -- orchestrations -------------------------------------------------------------------
 
-    def post_journal_entry(self, inputs: dict) -> dict:
-        name = POST_JOURNAL_ENTRY
+    def post_journal_entry(self, inputs: dict, *, gl_date_input: str = "julian",
+                           date_format: str = "dd.MM.yyyy") -> dict:
         header = {key: _text(inputs.get(key)) for key in _JE_REQUIRED}
         missing = [key for key, value in header.items() if not value]
         if missing:
-            raise _fail(name, "4001", f"Required input missing: {', '.join(missing)}",
-                        "The orchestration input must supply every header field.")
+            raise FormError("0001", "Required Field Missing",
+                            f"The required input {', '.join(missing)} is missing or blank.",
+                            "Supply every header input: " + ", ".join(_JE_REQUIRED) + ".")
         batch = header["BatchNumber"]
-        gl_date = _julian(header["GLDate"])
+        user_format = dates.user_format(date_format)
+        day = read_gl_date(inputs.get("GLDate"), gl_date_input, user_format)
+        gl_date = dates.to_julian(day) if day else None
         if gl_date is None:
-            raise _fail(name, "4002", f"Invalid G/L date {header['GLDate']!r}",
-                        "GLDate must be a Julian date CYYDDD, e.g. 126330 for 2026-11-26.")
+            expected = _DATE_FORMS.get(gl_date_input) or f"a date in the user's format {user_format.pattern}"
+            raise FormError("0004", "Invalid Date",
+                            f"The G/L date {inputs.get('GLDate')!r} is not a valid date.",
+                            f"Enter the G/L date as {expected}.")
         address = inputs.get("AddressNumber") or 0
         address_number = parse_amount(address)
         if address_number is None or address_number != address_number.to_integral_value() or address_number < 0:
-            raise _fail(name, "4003", f"Invalid address number {address!r}", "AddressNumber must be a whole number.")
-        lines = inputs.get("Lines")
+            raise FormError("0005", "Invalid Address Number",
+                            f"The address number {address!r} is not valid.", "Enter a whole address number.")
+        lines = inputs.get(LINES)
         if not isinstance(lines, list) or not lines or not all(isinstance(line, dict) for line in lines):
-            raise _fail(name, "4004", "No journal entry lines", "Lines must be a non-empty list of lines.")
+            raise FormError("0007", "No Detail Lines", "The journal entry has no journal entry lines.",
+                            "Enter at least one grid row with an account and an amount.")
         parsed, total, seen = [], Decimal(0), set()
         for index, line in enumerate(lines, start=1):
             number = parse_amount(line.get("LineNumber", index))
             if number is None or number <= 0 or number in seen:
-                raise _fail(name, "4005", f"Invalid line number {line.get('LineNumber')!r}",
-                            "LineNumber must be a positive number, unique in the entry.")
+                raise FormError("0006", "Invalid Line Number",
+                                f"The line number {line.get('LineNumber')!r} is not valid.",
+                                "Enter a positive line number, unique in the entry.")
             seen.add(number)
             account = _text(line.get("AccountNumber"))
             if not account:
-                raise _fail(name, "4006", f"Account number missing on line {number}",
-                            "Every line needs an AccountNumber BU.Object or BU.Object.Sub.")
+                raise _account_error(number, "", ": the account number is missing")
             parts = account.split(".")
             if len(parts) not in (2, 3) or not parts[0] or not parts[1] or len(parts[0]) > 12 \
                     or len(parts[1]) > 6 or (len(parts) == 3 and len(parts[2]) > 8):
-                raise _fail(name, "4007", f"Invalid account number {account!r} on line {number}",
-                            "AccountNumber must be BU.Object or BU.Object.Sub.")
+                raise _account_error(number, account, "")
+            if parts[1].startswith("9"):
+                raise _account_error(number, account, ": it is not in the chart of accounts")
             amount = parse_amount(line.get("Amount"))
             if amount is None:
-                raise _fail(name, "4008", f"Invalid amount {line.get('Amount')!r} on line {number}",
-                            "Amount must be a decimal number such as -29.35.")
+                raise FormError("0003", "Invalid Amount",
+                                f"The amount {line.get('Amount')!r} on line {number} is not a number.",
+                                "Enter a decimal amount such as -29.35.")
             total += amount
             parsed.append((number, account, parts, amount, _text(line.get("Explanation"))))
         if total != 0:
-            raise _fail(name, "4009", "Journal entry out of balance",
-                        f"Lines of batch {batch} sum to {total}, not 0.00.")
+            raise FormError("0025", "Batch Out of Balance",
+                            f"The lines of batch {batch} sum to {total}, not 0.00; debits do not equal credits.",
+                            "Correct the amounts so that the batch balances.")
         if any(row["VINV"] == batch for row in self.tables["F0911"]):
             # What F0911Z1's key (user, transaction, batch, line) does to a repeated batch.
-            raise _fail(name, "4010", f"Duplicate batch number {batch}", "batch already exists in F0911Z1")
+            raise FormError("0026", "Duplicate Key",
+                            f"Record already exists in F0911Z1 for batch {batch}: the key is a duplicate.",
+                            "Enter a batch number that has not been used.")
         document, icu = self._next_document, self._next_icu
         self._next_document += 1
         self._next_icu += 1
@@ -128,14 +167,15 @@ class Ledger:
             })
         return {"DocumentNumber": document, "BatchNumber": batch}
 
-    def add_customer(self, inputs: dict) -> dict:
-        name = ADD_CUSTOMER
+    def add_customer(self, inputs: dict, **_) -> dict:
         alpha = _text(inputs.get("AlphaName"))
         if not alpha:
-            raise _fail(name, "4101", "Required input missing: AlphaName", "A new address book record needs a name.")
+            raise FormError("0001", "Required Field Missing", "The required input AlphaName is missing or blank.",
+                            "A new address book record needs a name.")
         search_type = _text(inputs.get("SearchType")) or "C"
         if len(search_type) > 3:
-            raise _fail(name, "4102", f"Invalid search type {search_type!r}", "SearchType is at most 3 characters.")
+            raise FormError("0008", "Invalid Search Type", f"The search type {search_type!r} is not valid.",
+                            "Enter a search type of at most 3 characters, e.g. C.")
         number = self._next_address
         self._next_address += 1
         self.tables["F0101"].append({"AN8": number, "ALPH": alpha[:40], "AT1": search_type,
@@ -144,7 +184,6 @@ class Ledger:
         if email:
             self.tables["F01151"].append({"AN8": number, "IDLN": 0, "RCK7": 1, "ETP": "E", "EMAL": email[:256]})
         return {"AddressNumber": number}
-
     # -- tester's edits (reconciliation scenarios) ----------------------------------------
 
     def delete_batch(self, batch: str) -> int:
@@ -164,8 +203,8 @@ class Ledger:
         return len(matching)
 
     def insert_f0911(self, rows) -> int:
-        """Raw rows as given (missing columns take blanks/zeros); the document counter moves
-        past any DOC inserted so later posts never reuse it."""
+        """Raw rows as given (missing columns take blanks/zeros, dates are Julian text); the
+        document counter moves past any DOC inserted so later posts never reuse it."""
         table = TABLES["F0911"]
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
             raise AisError(400, "insert needs {\"rows\": [ {column: value}, ... ]}")
@@ -177,6 +216,11 @@ class Ledger:
             row = {column: raw.get(column, table.default(column)) for column in table.columns}
             for column in set(table.columns) - table.numeric:
                 row[column] = row[column] if isinstance(row[column], str) else str(row[column])
+            for column in table.dates:
+                # Stored as JDE stores a date: Julian CYYDDD text, or blank for no date.
+                if row[column] and dates.from_julian(row[column]) is None:
+                    raise AisError(400, f"F0911.{column} must be a Julian date CYYDDD or blank, got {row[column]!r}")
+                row[column] = row[column].zfill(6) if row[column] else ""
             for column in table.numeric:
                 value = parse_amount(row[column])
                 if value is None:

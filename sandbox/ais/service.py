@@ -1,24 +1,38 @@
 """What the sandbox AIS server does, apart from HTTP: one lock over all state, the endpoint
 logic, the counters. Each endpoint takes a Request and returns a Reply (or raises AisError);
 the HTTP layer (server.py) does the sleeping, so no sleep ever happens under the lock.
+
+Oracle-documented: the token response (with the user's date format), 444 for an invalid
+token on validate and logout, an orchestration's outputs with `jde__*` fields, its failure as
+a 500 nesting the form's errors (with an `exceptionId`), its "continue on error" WARNING
+answer, 500 for an unknown orchestration. Sandbox knobs (faults.py): how often a GL
+orchestration ends in WARNING, how often an invalid token is answered 403 "Token is Invalid"
+instead of 444 (releases differ), the random faults, and the outage state the HTTP layer
+acts on.
 """
 from __future__ import annotations
 
 import random
 import threading
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Callable
 
 from sandbox.ais.dataservice import DataService
-from sandbox.ais.errors import SERVER_EXCEPTION, AisError, iso_timestamp
-from sandbox.ais.faults import DROP, ERROR, TIMEOUT, Dice, Knobs
-from sandbox.ais.ledger import ADD_CUSTOMER, POST_JOURNAL_ENTRY, Ledger
+from sandbox.ais.dates import user_format
+from sandbox.ais.errors import (SERVER_EXCEPTION, AisError, iso_timestamp, orchestration_failed, timestamp,
+                                token_forbidden, unknown_orchestration)
+from sandbox.ais.faults import ERROR, EXPIRED, FAULTS, TOKEN_403, WARNING, Dice, Knobs
+from sandbox.ais.inputs import flatten
+from sandbox.ais.ledger import ADD_CUSTOMER, POST_JOURNAL_ENTRY, STEPS, FormError, Ledger
 from sandbox.ais.tables import TABLES
 from sandbox.ais.tokens import TokenStore
 
 AUTH_HEADER, DEVICE_HEADER = "jde-AIS-Auth", "jde-AIS-Auth-Device"
+PROXY_503 = "proxy_503"
 _ORCHESTRATIONS = {POST_JOURNAL_ENTRY: Ledger.post_journal_entry, ADD_CUSTOMER: Ledger.add_customer}
 
 
@@ -29,6 +43,8 @@ class Request:
     body: dict
     client_address: str
     base_url: str
+    query: dict = field(default_factory=dict)  # the URL's query string, decoded
+    outage: Callable | None = None  # starts or ends an outage (the /sandbox/outage endpoint)
 
     @property
     def token(self) -> str | None:
@@ -42,9 +58,10 @@ class Request:
 @dataclass
 class Reply:
     status: int
-    body: dict
+    body: dict | str  # a str is sent as text/html (a proxy's page), a dict as JSON
     after: str | None = None  # faults.DROP or faults.TIMEOUT: what the HTTP layer does next
     headers: dict = field(default_factory=dict)
+    close: bool = False  # close the connection after answering
 
 
 def _plain_row(row: dict) -> dict:
@@ -52,27 +69,42 @@ def _plain_row(row: dict) -> dict:
     return {key: str(value) if isinstance(value, Decimal) else value for key, value in row.items()}
 
 
+def _warning_outputs() -> dict:
+    """A GL orchestration built with "Continue on Error" whose last step, the R09110Z batch
+    report, failed: the lines are in, the outputs mapped after that step are not."""
+    return {
+        "jde__status": "WARNING", "jde__simpleMessage": "Orchestration completed with warnings",
+        "Errors/Warnings": [{"Application ID": "P0911Z1", "Title": "Journal Entry Batch", "Errors": [],
+                             "Warnings": [{"CODE": "3745", "TITLE": "Warning: Batch Not Submitted"}]}],
+        "continuedOnError": [{"step": "R09110Z", "message": "report request failed", "timeStamp": timestamp(),
+                              "userDefinedErrorText": "", "type": "REPORT"}],
+    }
+
+
 class AisService:
     def __init__(self, *, seed, username: str, password: str, knobs: Knobs):
         self._lock = threading.Lock()
         self._seed, self._username, self._password = seed, username, password
         self._initial_knobs = knobs.as_dict()
+        # The outage is the server's, not JDE's: a reset leaves it alone (AisSandbox ends it).
+        self._outage: tuple[str, float, float] | None = None  # (mode, wall-clock end, monotonic end)
         self._fresh()
 
     def _fresh(self) -> None:
         """Everything as at start: empty tables, no tokens, zero counters, the seed's dice."""
         self.knobs = Knobs(**self._initial_knobs)
         self._dice = Dice(self._seed)
-        # Tokens and rids draw from their own generator so logins never shift the faults.
-        ids = random.Random(f"{self._seed}:ids")
-        self._tokens = TokenStore(ids)
-        self._data = DataService(ids)
+        # Tokens, rids and exception ids draw from their own generator so logins never shift the faults.
+        self._ids = random.Random(f"{self._seed}:ids")
+        self._tokens = TokenStore(self._ids)
+        self._data = DataService(self._ids)
         self._ledger = Ledger()
-        self._counts = Counter(token_requests=0, validations=0, logouts=0, invalid_token_responses=0)
+        self._counts = Counter(token_requests=0, validations=0, logouts=0, invalid_token_responses=0,
+                               outage_answers=0)
         self._invalid_by_device: Counter = Counter()
         self._calls: Counter = Counter()
         self._orchestrations: Counter = Counter()
-        self._faults = Counter({ERROR: 0, DROP: 0, TIMEOUT: 0})
+        self._faults = Counter({name: 0 for name in FAULTS})
 
     # -- knobs the HTTP layer reads outside the lock (a float read is atomic) -----------
 
@@ -85,6 +117,30 @@ class AisService:
     def record_call(self, path: str) -> None:
         with self._lock:
             self._calls[path] += 1
+
+    # -- outage (AisSandbox starts and ends it; the HTTP layer asks) ----------------------
+
+    def set_outage(self, mode: str | None, seconds: float = 0.0) -> None:
+        with self._lock:
+            self._outage = (mode, time.time() + seconds, time.monotonic() + seconds) if mode else None
+
+    def outage_state(self) -> dict | None:
+        with self._lock:
+            return self._outage_state()
+
+    def _outage_state(self) -> dict | None:
+        if self._outage is None:
+            return None
+        mode, until, _ = self._outage
+        return {"mode": mode, "until": round(until, 3)}
+
+    def proxy_answers(self) -> bool:
+        """True (and counted) while a proxy_503 outage stands in front of the server."""
+        with self._lock:
+            if self._outage and self._outage[0] == PROXY_503 and time.monotonic() < self._outage[2]:
+                self._counts["outage_answers"] += 1
+                return True
+            return False
 
     # -- tokens --------------------------------------------------------------------------
 
@@ -99,15 +155,16 @@ class AisService:
                 username=self._username, environment=str(body.get("environment") or "JDV920"),
                 role=str(body.get("role") or "*ALL"), device=body.get("deviceName") or None,
                 address=request.client_address, now=time.monotonic())
+            dates = user_format(self.knobs.date_format)
         return Reply(200, {
             "username": session.username, "environment": session.environment, "role": session.role,
             "jasserver": "http://jas.sandbox",
             "userInfo": {
-                "token": session.token, "langPref": "  ", "locale": "en", "dateFormat": "MDE",
-                "dateSeperator": "/", "simpleDateFormat": "MM/dd/yyyy", "decimalFormat": ".",
+                "token": session.token, "langPref": "  ", "locale": "en", "dateFormat": dates.code,
+                "dateSeperator": dates.separator, "simpleDateFormat": dates.pattern, "decimalFormat": ".",
                 "addressNumber": 4242, "alphaName": "Sandbox, User",
             },
-            "userAuthorized": False, "version": None,
+            "userAuthorized": False, "version": None, "poStringJSON": None, "altPoStringJSON": None,
             "aisSessionCookie": f"{session.token[3:19]}!{int(time.time() * 1000)}",
         })
 
@@ -126,16 +183,21 @@ class AisService:
             self._tokens.logout(session.token)
         return Reply(200, {})
 
-    def _authenticate(self, request: Request, *, bind: bool = True, touch: bool = True):
-        """The caller's live session (refreshed when `touch`), or AisError 444, counted."""
+    def _authenticate(self, request: Request, *, token: str | None = None, bind: bool = True,
+                      touch: bool = True, may_403: bool = False):
+        """The caller's live session (refreshed when `touch`), or AisError 444, counted; on
+        orchestrator and data-service calls (`may_403`) the 403 dice may answer instead."""
         now = time.monotonic()
         try:
-            session = self._tokens.check(request.token, device=request.device, address=request.client_address,
-                                         now=now, ttl=self.knobs.token_ttl, idle=self.knobs.idle_timeout,
-                                         bind=bind)
+            session = self._tokens.check(token or request.token, device=request.device,
+                                         address=request.client_address, now=now, ttl=self.knobs.token_ttl,
+                                         idle=self.knobs.idle_timeout, bind=bind)
         except AisError as error:
             self._counts["invalid_token_responses"] += 1
             self._invalid_by_device[request.device or "(none)"] += 1
+            if may_403 and self._dice.token_403(self.knobs):
+                self._faults[TOKEN_403] += 1
+                raise token_forbidden() from None
             raise error
         if touch:
             session.last_used = now
@@ -146,35 +208,64 @@ class AisService:
     def orchestrate(self, request: Request, name: str) -> Reply:
         started = time.time()
         with self._lock:
-            self._authenticate(request)
+            self._authenticate(request, may_403=True)
             run = _ORCHESTRATIONS.get(name)
             if run is None:
-                # Real AIS answers 500 for an unknown orchestration; the sandbox says 404 so a
-                # misspelt name in connector.toml cannot pass for a server failure.
-                raise AisError(404, f"Orchestration {name} not found", user_text=f"Orchestration {name} not found")
+                raise unknown_orchestration(name)
             self._orchestrations[name] += 1
+            knobs = self.knobs
 
             def work():
-                outputs = run(self._ledger, request.body)
+                warn = name == POST_JOURNAL_ENTRY and self._dice.warning(knobs)
+                try:
+                    outputs = run(self._ledger, flatten(request.body), gl_date_input=knobs.gl_date_input,
+                                  date_format=knobs.date_format)
+                except FormError as failure:
+                    ended = time.time()
+                    service_request, form = STEPS[name]
+                    raise orchestration_failed(
+                        name, service_request, form, [failure.error], started=iso_timestamp(started),
+                        ended=iso_timestamp(ended), seconds=round(ended - started, 3),
+                        exception_id=str(uuid.UUID(int=self._ids.getrandbits(128), version=4))) from None
+                if warn:
+                    self._faults[WARNING] += 1
+                    outputs = _warning_outputs()
+                else:
+                    outputs = {**outputs, "jde__status": "SUCCESS"}
                 ended = time.time()
-                return {**outputs, "jde__status": "SUCCESS", "jde__startTimestamp": iso_timestamp(started),
+                return {**outputs, "jde__startTimestamp": iso_timestamp(started),
                         "jde__endTimestamp": iso_timestamp(ended),
                         "jde__serverExecutionSeconds": round(ended - started, 3)}
             return self._with_faults(work, can_drop=True)
 
     def browse(self, request: Request) -> Reply:
         with self._lock:
-            session = self._authenticate(request)
+            session = self._authenticate(request, may_403=True)
+            knobs = self.knobs
             return self._with_faults(lambda: self._data.browse(
                 request.body, self._ledger.tables, token=session.token, now=time.monotonic(),
-                idle=self.knobs.idle_timeout, base_url=request.base_url), can_drop=False)
+                idle=knobs.idle_timeout, base_url=request.base_url, date_format=knobs.date_format,
+                link_style=knobs.next_link_style), can_drop=False)
 
     def next_page(self, request: Request) -> Reply:
+        # The link's query string, then a JSON body (a context object, or one under "context").
+        params = {**request.query, **request.body}
+        if isinstance(request.body.get("context"), dict):
+            params.update(request.body["context"])
+        # The oracle link carries the token, so the link alone is a credential: a token taken
+        # from it is checked against the device only when the caller names one.
+        token = request.token or request.query.get("token")
         with self._lock:
-            session = self._authenticate(request)
-            return self._with_faults(lambda: self._data.next_page(
-                request.body, token=session.token, now=time.monotonic(), idle=self.knobs.idle_timeout,
-                base_url=request.base_url), can_drop=False)
+            session = self._authenticate(request, token=token, bind=request.token is not None, may_403=True)
+            knobs = self.knobs
+
+            def work():
+                expire = self._dice.expiry(knobs)
+                return self._data.next_page(
+                    params, token=session.token, now=time.monotonic(), idle=knobs.idle_timeout,
+                    ttl=knobs.result_set_ttl, expire=expire, base_url=request.base_url,
+                    link_style=knobs.next_link_style)
+            return self._with_faults(work, can_drop=False)
 
     def _with_faults(self, work, *, can_drop: bool) -> Reply:
         """Roll the dice; a 500 fault does no work, drop and timeout do it and then misbehave."""
@@ -196,9 +287,10 @@ class AisService:
             return {
                 **self._counts, "invalid_token_by_device": dict(self._invalid_by_device),
                 "calls": dict(self._calls), "orchestrations": dict(self._orchestrations),
-                "faults": dict(self._faults),
+                "faults": {**self._faults, EXPIRED: self._data.expired},
                 "journal_entries": len({(row["KCO"], row["DCT"], row["DOC"]) for row in f0911}),
                 "f0911_lines": len(f0911), "customers": len(self._ledger.tables["F0101"]),
+                "outage": self._outage_state(),
             }
 
     def rows(self, table: str) -> list[dict]:

@@ -1,5 +1,7 @@
 """The JDE tables the sandbox holds: columns, their data-dictionary descriptions, which are
-numeric (the data service compares those as numbers, the rest as exact strings)."""
+numeric (the data service compares those as numbers, the rest as exact strings) and which are
+dates (stored as JDE stores them, Julian `CYYDDD` text; the data service reads their condition
+values in the user's date format, compares them as days and writes them as `yyyyMMdd`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +13,7 @@ class Table:
     title: str
     columns: dict[str, str]  # alias -> description, in AIS column order
     numeric: frozenset[str]
+    dates: frozenset[str] = frozenset()
 
     def default(self, column: str):
         return 0 if column in self.numeric else ""
@@ -24,7 +27,7 @@ TABLES = {table.name: table for table in (
         "SUB": "Subsidiary", "AA": "Amount", "CRCD": "Currency Code - From",
         "EXA": "Explanation - Name Alpha", "AN8": "Address Number", "VINV": "Supplier Invoice Number",
         "ICU": "Batch Number", "LT": "Ledger Type",
-    }, frozenset({"DOC", "JELN", "AA", "AN8", "ICU"})),
+    }, frozenset({"DOC", "JELN", "AA", "AN8", "ICU"}), frozenset({"DGJ"})),
     Table("F0101", "Address Book Master", {
         "AN8": "Address Number", "ALPH": "Alpha Name", "AT1": "Search Type", "TAX": "Tax ID",
     }, frozenset({"AN8"})),

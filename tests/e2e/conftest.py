@@ -56,6 +56,14 @@ class Stack:
         assert response.status_code == 200, response.text
         return response.json()
 
+    def send_orders(self, documents, topic: str = "order.updated"):
+        """Each order as a signed webhook, as WooCommerce delivers it."""
+        from sandbox.woo_webhooks import signed_delivery
+        from tests.conftest import WEBHOOK_SECRET
+
+        for document in documents:
+            self.send(*signed_delivery(document, topic=topic, secret=WEBHOOK_SECRET))
+
     def logs(self) -> str:
         return "\n".join(p.log() for p in self.procs.values())
 

@@ -10,17 +10,8 @@ from sandbox.woo_orders import order_document, paid_version, shoppers
 from sandbox.woo_webhooks import signed_delivery
 from tests.conftest import WEBHOOK_SECRET
 from tests.e2e.conftest import AIS_PASSWORD
+from tests.support import order_states as _states
 from tests.support import start_worker, wait_for
-
-
-def _states(db_url) -> dict[str, int]:
-    conn = psycopg2.connect(db_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT state, count(*) FROM orders GROUP BY state")
-            return dict(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def _entries(jde) -> dict[str, dict]:
@@ -51,22 +42,17 @@ def _every_column_as_text(db_url) -> str:
         conn.close()
 
 
-def _send_orders(stack, documents):
-    for document in documents:
-        stack.send(*signed_delivery(document, topic="order.updated", secret=WEBHOOK_SECRET))
-
-
 @pytest.mark.slow
 def test_token_shared_by_four_workers_and_relogin_once_after_expiry(stack, jde, clean_db):
     stack.start(workers=4, concurrency=1, beat=False)
     rng = random.Random(3)
     people = shoppers(rng, 120)
     orders = [order_document(rng, 5000 + n, rng.choice(people)) for n in range(500)]
-    _send_orders(stack, orders[:250])
+    stack.send_orders(orders[:250])
     wait_for(lambda: _states(clean_db).get("posted", 0) >= 150, timeout=120, what="150 orders posted")
     assert jde.stats()["token_requests"] == 1    # four workers, one token
     jde.expire_tokens()
-    _send_orders(stack, orders[250:])
+    stack.send_orders(orders[250:])
     wait_for(lambda: _states(clean_db).get("posted", 0) == 500, timeout=240, what="all 500 orders posted")
 
     stats = jde.stats()
@@ -77,23 +63,27 @@ def test_token_shared_by_four_workers_and_relogin_once_after_expiry(stack, jde, 
 
 
 @pytest.mark.slow
-def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clean_db):
+def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clean_db, monkeypatch):
+    """As Oracle's AIS answers: JSON 500s, 200 WARNINGs (lines written, no document number),
+    403 "Token is Invalid", a user date format other than MM/dd/yyyy, expiring result sets."""
     stack.env["CONNECTOR_RETRY_BASE_SECONDS"] = "0.2"
     stack.start(workers=1, concurrency=2, beat=True)
-    jde.configure(error_rate=0.2, drop_rate=0.05)
+    jde.configure(error_rate=0.2, drop_rate=0.05, warning_rate=0.1, invalid_token_403_rate=0.5)
+    assert jde.configure()["date_format"] != "MM/dd/yyyy"
     rng = random.Random(11)
     people = shoppers(rng, 80)
     paid = [order_document(rng, 7000 + n, rng.choice(people)) for n in range(200)]
     never_paid = [order_document(rng, 8000 + n, rng.choice(people), status="pending") for n in range(40)]
     paid_later = [order_document(rng, 9000 + n, rng.choice(people), status="pending") for n in range(40)]
 
-    _send_orders(stack, paid[:100] + never_paid + paid_later)
+    stack.send_orders(paid[:100] + never_paid + paid_later)
     wait_for(lambda: _states(clean_db).get("posted", 0) >= 30, timeout=120, what="30 orders posted")
+    jde.expire_tokens()   # the next calls answer 444 or 403 "Token is Invalid"
     # SIGKILL the worker while it is posting: claims and messages are left behind.
     stack.procs["worker0"].kill()
     stack.procs["worker0"].popen.wait(10)
     stack.procs["worker1"] = start_worker(stack.env, stack.log_dir, name="worker1", concurrency=2)
-    _send_orders(stack, paid[100:] + [paid_version(o) for o in paid_later])
+    stack.send_orders(paid[100:] + [paid_version(o) for o in paid_later])
 
     expected = {f"WC-{o['id']}" for o in paid + paid_later}
     wait_for(lambda: _states(clean_db).get("posted", 0) == len(expected), timeout=300, interval=0.5,
@@ -105,7 +95,8 @@ def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clea
     assert all(sum(amounts) == 0 for docs in entries.values() for amounts in docs.values())
     assert _states(clean_db) == {"posted": len(expected), "awaiting_payment": len(never_paid)}
     faults = jde.stats()["faults"]
-    assert faults["error"] > 0 and faults["drop"] > 0                  # the faults really happened
+    assert faults["error"] > 0 and faults["drop"] > 0 and faults["warning"] > 0   # the faults really happened
+    assert faults["token_403"] > 0
     emails = [row["EMAL"] for row in jde.f01151_rows()]
     assert len(emails) == len(set(emails))                            # no customer added twice
 
@@ -119,6 +110,36 @@ def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clea
         [(doc, amounts)] = docs.items()
         assert recorded[batch]["state"] == "posted" and recorded[batch]["document_number"] == str(doc)
         assert recorded[batch]["total_debit"] == sum(a for a in amounts if a > 0)
+
+    # And the proof: reconciliation through the data service, in the user's date format, with
+    # result sets that expire between pages, finds nothing. (The sandbox's expiry dice are seeded:
+    # with this seed and 6 pages of 40 lines, the first read expires once and is read again.)
+    jde.configure(error_rate=0, drop_rate=0, warning_rate=0, result_set_expiry_rate=0.15)
+    for name, value in stack.env.items():
+        if name.startswith(("AIS_", "CONNECTOR_")):
+            monkeypatch.setenv(name, value)
+    from connector import reconciliation
+    from connector.runtime import load_runtime
+
+    rt = load_runtime()
+    try:
+        days = sorted(r["gl_date"] for r in _rows(clean_db, "SELECT gl_date FROM journal_entries"))
+        run = reconciliation.reconcile(rt.db, rt.ais_client(), rt.mapping, date_from=days[0], date_to=days[-1],
+                                       page_size=40, settle_seconds=0)
+    finally:
+        rt.db.close()
+    assert run.items == [] and run.entries_checked == len(expected)
+    assert jde.stats()["faults"]["expired"] == 1
+
+
+def _rows(db_url, sql):
+    conn = psycopg2.connect(db_url, cursor_factory=psycopg2.extras.RealDictCursor)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchall()
+    finally:
+        conn.close()
 
 
 def test_secrets_appear_in_no_log_and_no_column(stack, jde, clean_db, fixture_payload):

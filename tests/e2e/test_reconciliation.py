@@ -121,3 +121,50 @@ def test_reconcile_reports_each_injected_discrepancy_and_replay_mends(rt, sandbo
     assert line_one["AA"] != 0 and _reconcile(rt)[0] == set()
     assert all(len(d) == 1 for d in _docs_by_batch(sandbox_jde).values())
     assert len(_docs_by_batch(sandbox_jde)) == ORDERS + 1
+
+
+@pytest.mark.parametrize("date_format", ["dd.MM.yyyy", "yyyy-MM-dd", "dd/MM/yyyy", "MM/dd/yyyy"])
+def test_reconcile_month_in_the_users_date_format_finds_exactly_the_injected(clean_db, redis_url, monkeypatch,
+                                                                              date_format):
+    """November only, whatever the AIS user's date format; days whose day and month swap
+    (3 November / 11 March) and the month's edges are where a wrong format would show."""
+    from datetime import datetime, timedelta, timezone
+
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    days = [datetime(2026, 10, 31, 20, tzinfo=timezone.utc), datetime(2026, 11, 1, 9, tzinfo=timezone.utc),
+            datetime(2026, 11, 3, 12, tzinfo=timezone.utc), datetime(2026, 11, 11, 12, tzinfo=timezone.utc),
+            datetime(2026, 11, 30, 20, tzinfo=timezone.utc), datetime(2026, 12, 1, 12, tzinfo=timezone.utc),
+            datetime(2026, 3, 11, 12, tzinfo=timezone.utc), datetime(2026, 12, 11, 12, tzinfo=timezone.utc)]
+    rng = random.Random(23)
+    people = shoppers(rng, 20)
+    documents = [order_document(rng, 30000 + n, rng.choice(people), created=days[n % len(days)] +
+                                timedelta(minutes=n)) for n in range(120)]
+    with AisSandbox(seed=9, date_format=date_format) as jde:
+        monkeypatch.setenv("SANDBOX_AIS_URL", jde.url)
+        rt = load_runtime()
+        try:
+            row_ids = _load(rt, documents)
+            assert set(_post(rt, row_ids)) == {"posted"}
+            assert rt.ais_session.date_format == date_format          # learnt from the token response
+            november = {f"WC-{d['id']}" for d in documents
+                        if datetime.fromisoformat(d["date_paid_gmt"]).replace(tzinfo=timezone.utc).astimezone(
+                            rt.mapping.store.timezone).date().month == 11}
+            outside = sorted({f"WC-{d['id']}" for d in documents} - november)
+            inside = sorted(november)
+            run = reconciliation.reconcile(rt.db, rt.ais_client(), rt.mapping, date_from=date(2026, 11, 1),
+                                           date_to=date(2026, 11, 30), page_size=7, settle_seconds=0)
+            assert run.items == [] and run.entries_checked == len(november) and run.jde_lines == len(november)
+            # Inject: one deleted and one changed inside the month; one deleted outside it (not this
+            # month's business).
+            requests.post(f"{jde.url}/sandbox/f0911/delete", json={"batch": inside[0]}).raise_for_status()
+            requests.post(f"{jde.url}/sandbox/f0911/set-amount", json={"batch": inside[1], "line": 1,
+                                                                       "amount": "0.01"}).raise_for_status()
+            requests.post(f"{jde.url}/sandbox/f0911/delete", json={"batch": outside[0]}).raise_for_status()
+            run = reconciliation.reconcile(rt.db, rt.ais_client(), rt.mapping, date_from=date(2026, 11, 1),
+                                           date_to=date(2026, 11, 30), page_size=7, settle_seconds=0)
+            assert {(i.kind, i.batch_number) for i in run.items} == {("missing_in_jde", inside[0]),
+                                                                    ("amount_differs", inside[1])}
+        finally:
+            rt.db.close()

@@ -2,8 +2,18 @@
 import concurrent.futures
 import http.client
 import json
+import os
+import random
+import select
+import subprocess
+import sys
+import threading
 import time
+import uuid
+from datetime import date, datetime, timezone
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 import requests
@@ -14,6 +24,10 @@ DEVICE = "woo-connector"
 JE = "/jderest/v3/orchestrator/ORCH_WOO_PostJournalEntry"
 CUSTOMER = "/jderest/v3/orchestrator/ORCH_WOO_AddCustomer"
 BROWSE = "/jderest/v2/dataservice"
+NEXT = "/jderest/v2/dataservice/next"
+GL_FAILED = "ORCH_WOO_PostJournalEntry failed: ServiceRequest FR_WOO_WriteF0911Z1 returned errors"
+EXPIRED = "JAS_MSG347: The query results expired.  Refresh them by clicking Find again."
+NOV_26_MS = int(datetime(2026, 11, 26, tzinfo=timezone.utc).timestamp()) * 1000
 
 
 @pytest.fixture
@@ -24,12 +38,16 @@ def ais():
 
 
 def _token(ais, device=DEVICE):
+    return _login(ais, device)["userInfo"]["token"]
+
+
+def _login(ais, device=DEVICE):
     body = {"username": "JDE", "password": "JDE", "environment": "JDV920", "role": "*ALL"}
     if device is not None:
         body["deviceName"] = device
     response = requests.post(ais.url + "/jderest/v2/tokenrequest", json=body, timeout=5)
     assert response.status_code == 200, response.text
-    return response.json()["userInfo"]["token"]
+    return response.json()
 
 
 @pytest.fixture
@@ -37,17 +55,41 @@ def auth(ais):
     return {"jde-AIS-Auth": _token(ais), "jde-AIS-Auth-Device": DEVICE}
 
 
-def _entry(batch="WC-727", amounts=("29.35", "-24.35", "-5.00"), **changes):
-    lines = [{"LineNumber": n, "AccountNumber": account, "Amount": amount, "Explanation": f"Order 727 line {n}"}
-             for n, (account, amount) in enumerate(zip(["M30.1110.WEB", "M30.4010", "M30.4050"], amounts), 1)]
-    entry = {"BatchNumber": batch, "Company": "00001", "DocumentType": "JE", "GLDate": "126330",
-             "Currency": "USD", "Explanation": "WooCommerce order 727", "AddressNumber": 10001, "Lines": lines}
-    entry.update(changes)
-    return entry
+def _lines(amounts=("29.35", "-24.35", "-5.00")):
+    return [{"LineNumber": str(n), "AccountNumber": account, "Amount": amount, "Explanation": f"Order 727 line {n}"}
+            for n, (account, amount) in enumerate(zip(["M30.1110.WEB", "M30.4010", "M30.4050"], amounts), 1)]
+
+
+def _header(batch, omit=(), **changes):
+    header = {"BatchNumber": batch, "Company": "00001", "DocumentType": "JE", "GLDate": "126330",
+              "Currency": "USD", "Explanation": "WooCommerce order 727", "AddressNumber": "10001", **changes}
+    return {key: value for key, value in header.items() if key not in omit}
+
+
+def _pairs(values: dict) -> list:
+    return [{"name": name, "value": value} for name, value in values.items()]
+
+
+def _entry(batch="WC-727", amounts=("29.35", "-24.35", "-5.00"), *, lines=None, omit=(), **changes):
+    """A journal entry in the JDE Standard input format: header inputs, every line a grid row."""
+    rows = _lines(amounts) if lines is None else lines
+    return {"inputs": _pairs(_header(batch, omit, **changes)),
+            "detailInputs": [{"name": "GridData", "repeatingInputs": [{"inputs": _pairs(row)} for row in rows]}]}
+
+
+def _generic(batch="WC-727", amounts=("29.35", "-24.35", "-5.00"), **changes):
+    """The same entry in the generic input format: one flat object, the lines under Lines."""
+    return {**_header(batch, **changes), "Lines": _lines(amounts)}
 
 
 def _post(ais, path, body, headers, **kwargs):
     return requests.post(ais.url + path, json=body, headers=headers, timeout=kwargs.pop("timeout", 5), **kwargs)
+
+
+def _config(ais, **knobs):
+    response = requests.post(ais.url + "/sandbox/config", json=knobs, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def _condition(column, operator, *values, table="F0911"):
@@ -55,18 +97,35 @@ def _condition(column, operator, *values, table="F0911"):
             "value": [{"content": value, "specialValueId": "LITERAL"} for value in values]}
 
 
-def _browse(ais, auth, *conditions, table="F0911", columns=None, page=100, match="MATCH_ALL"):
+def _browse_body(*conditions, table="F0911", columns=None, page=100, match="MATCH_ALL"):
     body = {"targetName": table, "targetType": "table", "dataServiceType": "BROWSE", "maxPageSize": str(page),
             "enableNextPageProcessing": True,
             "query": {"autoFind": True, "matchType": match, "condition": list(conditions)}}
     if columns:
         body["returnControlIDs"] = "|".join(f"{table}.{column}" for column in columns)
-    return _post(ais, BROWSE, body, auth)
+    return body
+
+
+def _browse(ais, auth, *conditions, **options):
+    return _post(ais, BROWSE, _browse_body(*conditions, **options), auth)
 
 
 def _grid(response, table="F0911"):
     assert response.status_code == 200, response.text
     return json.loads(response.text, parse_float=Decimal)[f"fs_DATABROWSE_{table}"]["data"]["gridData"]
+
+
+def _next_link(response):
+    links = [link for link in response.json().get("links", []) if link["rel"] == "next"]
+    return links[0] if links else None
+
+
+def _with_query(href, **changes):
+    """`href` with query parameters replaced (None drops one)."""
+    parts = urlsplit(href)
+    query = {key: value[0] for key, value in parse_qs(parts.query).items()}
+    query = {key: value for key, value in {**query, **changes}.items() if value is not None}
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def _assert_error_body(response, status):
@@ -75,6 +134,40 @@ def _assert_error_body(response, status):
     assert body["status"] == "ERROR" and body["exception"] and body["timeStamp"] and "message" in body
     assert "userDefinedErrorText" in body
     return body
+
+
+def _assert_form_error(response, orchestration="ORCH_WOO_PostJournalEntry", request="FR_WOO_WriteF0911Z1",
+                       form="fs_P0911Z1_W0911Z1A"):
+    """Oracle's failed-orchestration answer: 500, the form's errors nested under the service
+    request; answers the first error."""
+    assert response.status_code == 500, response.text
+    body = response.json()
+    [error] = body["message"][f"ServiceRequest: {request}"]["JAS Response"][form]["errors"]
+    assert set(error) == {"CODE", "TITLE", "DESC", "MOBILE"} and error["TITLE"].startswith("Error: ")
+    assert "CAUSE" in error["DESC"] and "RESOLUTION" in error["DESC"] and error["MOBILE"]
+    assert (body["exception"], body["userDefinedErrorText"], body["jde__status"]) == ("Exception", "", "ERROR")
+    assert body["jde__simpleMessage"] == f"{orchestration} failed: ServiceRequest {request} returned errors"
+    assert body["timeStamp"] and body["jde__startTimestamp"] and body["jde__endTimestamp"]
+    assert body["jde__serverExecutionSeconds"] >= 0
+    assert uuid.UUID(body["exceptionId"]).version == 4
+    return error
+
+
+def _insert(ais, count, **row):
+    rows = [{"DOC": 200000 + n, "VINV": f"WC-{n}", "DCT": "JE", "AA": "1.10", "JELN": 1, **row} for n in range(count)]
+    assert requests.post(ais.url + "/sandbox/f0911/insert", json={"rows": rows}, timeout=5).json() == \
+        {"inserted": count}
+
+
+def _eventually(check, seconds=5.0):
+    """Poll `check` until it answers truthy or the deadline passes; answers its last value."""
+    deadline, value = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.01)  # pacing between polls, not a wait for anything
+    return value
 
 
 # -- tokens -------------------------------------------------------------------------------
@@ -91,6 +184,19 @@ def test_tokenrequest_valid_credentials_answers_oracle_shape(ais):
     assert body["userInfo"]["addressNumber"] == 4242 and body["userAuthorized"] is False
     assert "expir" not in response.text.lower()
     assert ais.stats()["token_requests"] == 1
+
+
+@pytest.mark.parametrize("pattern, separator, code", [
+    (None, ".", "DME"), ("dd.MM.yyyy", ".", "DME"), ("MM/dd/yyyy", "/", "MDE"), ("yyyy-MM-dd", "-", "EMD"),
+    ("dd/MM/yyyy", "/", "DME"), ("yyyy.dd.MM", ".", "EDM"),
+], ids=["default", "dd.MM.yyyy", "MM/dd/yyyy", "yyyy-MM-dd", "dd/MM/yyyy", "yyyy.dd.MM"])
+def test_tokenrequest_user_date_format_is_in_user_info(ais, pattern, separator, code):
+    """userInfo carries the user's date format: the pattern, Oracle's dateSeperator, JDE's code."""
+    if pattern:
+        _config(ais, date_format=pattern)
+    info = _login(ais)["userInfo"]
+    assert (info["simpleDateFormat"], info["dateSeperator"], info["dateFormat"]) == \
+        (pattern or "dd.MM.yyyy", separator, code)
 
 
 @pytest.mark.parametrize("username, password", [("JDE", "wrong"), ("nobody", "JDE"), ("", "")])
@@ -142,9 +248,11 @@ def test_orchestrator_bad_token_answers_444(ais, headers, body_extra):
     assert ais.f0911_rows() == [] and ais.stats()["invalid_token_responses"] == 1
 
 
-def test_orchestrator_token_in_body_with_device_in_body_is_accepted(ais):
-    """The token and deviceName may travel in the body instead of the headers."""
-    response = _post(ais, JE, {**_entry(), "token": _token(ais), "deviceName": DEVICE}, {})
+@pytest.mark.parametrize("builder", [_entry, _generic], ids=["standard", "generic"])
+def test_orchestrator_token_in_body_with_device_in_body_is_accepted(ais, builder):
+    """The token and deviceName may travel in the body instead of the headers, in either format."""
+    body = {**builder(amounts=("0", "0", "0")), "token": _token(ais), "deviceName": DEVICE}
+    response = _post(ais, JE, body, {})
     assert response.status_code == 200, response.text
 
 
@@ -158,13 +266,10 @@ def test_token_without_device_is_bound_to_caller_address(ais):
 def test_token_past_ttl_or_idle_answers_444(ais, auth, knob):
     """A token older than token_ttl, or unused longer than idle_timeout, answers 444."""
     assert _post(ais, JE, _entry("WC-1"), auth).status_code == 200
-    assert requests.post(ais.url + "/sandbox/config", json={knob: 0.01}, timeout=5).status_code == 200
+    _config(ais, **{knob: 0.01})
     # Poll with validate (touch false): it never refreshes the idle clock the way a call does.
     check = {"token": auth["jde-AIS-Auth"], "deviceName": DEVICE, "touch": False}
-    deadline, status = time.monotonic() + 5, None
-    while time.monotonic() < deadline and status != 444:
-        status = _post(ais, "/jderest/v2/tokenrequest/validate", check, {}).status_code
-    assert status == 444
+    assert _eventually(lambda: _post(ais, "/jderest/v2/tokenrequest/validate", check, {}).status_code == 444)
     _assert_error_body(_post(ais, BROWSE, {"targetName": "F0911", "targetType": "table"}, auth), 444)
     stats = ais.stats()
     assert stats["invalid_token_responses"] == 2 and stats["invalid_token_by_device"] == {DEVICE: 2}
@@ -183,10 +288,41 @@ def test_expire_tokens_every_token_answers_444(ais, auth):
 
 def test_tokenrequest_ignores_fault_knobs(ais):
     """Fault knobs never touch tokenrequest, validate or logout."""
-    ais.configure(error_rate=1, drop_rate=1, timeout_rate=1)
+    ais.configure(error_rate=1, drop_rate=1, timeout_rate=1, invalid_token_403_rate=1)
     token = _token(ais)
     assert _post(ais, "/jderest/v2/tokenrequest/validate", {"token": token}, {}).status_code == 200
     assert _post(ais, "/jderest/v2/tokenrequest/logout", {"token": token}, {}).status_code == 200
+
+
+def test_invalid_token_403_rate_one_answers_token_is_invalid(ais, auth):
+    """invalid_token_403_rate=1: an invalid token on orchestrator, data service and /next answers
+    403 "Token is Invalid" in Oracle's shape; validate still answers 444."""
+    _insert(ais, 3)
+    link = _next_link(_browse(ais, auth, page=1))
+    ais.configure(invalid_token_403_rate=1)
+    bad = {"jde-AIS-Auth": "044unknown", "jde-AIS-Auth-Device": DEVICE}
+    for response in (_post(ais, JE, _entry(), bad), _post(ais, CUSTOMER, {"AlphaName": "Ada"}, bad),
+                     _post(ais, BROWSE, _browse_body(), bad),
+                     requests.post(_with_query(link["href"], token="044unknown"), json={}, timeout=5)):
+        assert response.status_code == 403, response.text
+        body = response.json()
+        assert set(body) == {"message", "exception", "timeStamp"} and body["timeStamp"]
+        assert (body["message"], body["exception"]) == ("Token is Invalid", "java.lang.Exception")
+    _assert_error_body(_post(ais, "/jderest/v2/tokenrequest/validate", {"token": "044unknown"}, {}), 444)
+    stats = ais.stats()
+    assert stats["faults"]["token_403"] == 4 and stats["invalid_token_responses"] == 5
+    assert len(ais.f0911_rows()) == 3 and ais.f0101_rows() == []
+
+
+def test_invalid_token_403_rate_half_mixes_403_and_444(ais):
+    """At 0.5 some invalid-token answers are 403 and some 444, the same ones for the same seed."""
+    bad = {"jde-AIS-Auth": "044unknown", "jde-AIS-Auth-Device": DEVICE}
+    ais.configure(invalid_token_403_rate=0.5)
+    first = [_post(ais, JE, _entry(), bad).status_code for _ in range(20)]
+    ais.reset()
+    ais.configure(invalid_token_403_rate=0.5)
+    assert [_post(ais, JE, _entry(), bad).status_code for _ in range(20)] == first
+    assert set(first) == {403, 444}
 
 
 # -- journal entries ------------------------------------------------------------------------
@@ -199,6 +335,7 @@ def test_post_journal_entry_success_writes_balanced_f0911_lines(ais, auth):
     body = response.json()
     assert body["DocumentNumber"] == 100001 and body["BatchNumber"] == "WC-727"
     assert body["jde__status"] == "SUCCESS" and "jde__serverExecutionSeconds" in body
+    assert body["jde__startTimestamp"] and body["jde__endTimestamp"]
     rows = ais.f0911_rows()
     assert [row["JELN"] for row in rows] == [1, 2, 3]
     assert {row["DOC"] for row in rows} == {100001} and {row["VINV"] for row in rows} == {"WC-727"}
@@ -215,61 +352,183 @@ def test_post_journal_entry_success_writes_balanced_f0911_lines(ais, auth):
 
 def test_post_journal_entry_long_explanation_is_truncated_to_30(ais, auth):
     """EXA keeps 30 characters, as the JDE column does."""
-    entry = _entry()
-    entry["Lines"][0]["Explanation"] = "x" * 45
-    assert _post(ais, JE, entry, auth).status_code == 200
+    lines = _lines()
+    lines[0]["Explanation"] = "x" * 45
+    assert _post(ais, JE, _entry(lines=lines), auth).status_code == 200
     assert ais.f0911_rows()[0]["EXA"] == "x" * 30
 
 
-@pytest.mark.parametrize("entry, words", [
-    (_entry(amounts=("29.35", "-24.35", "-5.01")), ["out of balance", "-0.01"]),
-    (_entry(amounts=("29.35", "-24.35", "five")), ["amount", "five"]),
-    (_entry(Currency=""), ["missing", "Currency"]),
-    ({k: v for k, v in _entry().items() if k != "BatchNumber"}, ["missing", "BatchNumber"]),
-    (_entry(Lines=[]), ["no journal entry lines"]),
-    (_entry(GLDate="126367"), ["date", "126367"]),
-    (_entry(GLDate="2026-11-26"), ["date"]),
-    (_entry(Lines=[{"LineNumber": 1, "AccountNumber": "", "Amount": "0"}]), ["account number missing"]),
-], ids=["unbalanced", "not-decimal", "empty-input", "missing-input", "no-lines", "day-367", "iso-date",
-        "empty-account"])
-def test_post_journal_entry_invalid_answers_400_and_writes_nothing(ais, auth, entry, words):
-    """Invalid input answers 400 with a readable jde__simpleMessage and commits nothing."""
-    body = _assert_error_body(_post(ais, JE, entry, auth), 400)
-    assert body["jde__status"] == "ERROR"
-    errors = body["message"]["ORCH_WOO_PostJournalEntry"]["errors"]
-    assert errors[0]["CODE"] and errors[0]["TITLE"].startswith("Error: ")
-    for word in words:
-        assert word.lower() in body["jde__simpleMessage"].lower()
-    assert body["userDefinedErrorText"] == body["jde__simpleMessage"]
-    assert ais.f0911_rows() == []
+def test_orchestration_standard_format_posts_all_rows(ais, auth):
+    """JDE Standard format: header inputs and every GridData row; unknown inputs and other
+    grids are ignored, as JDE ignores what no step maps."""
+    rows = [{"LineNumber": "1", "AccountNumber": "M30.1110.BANK", "Amount": "29.35", "Explanation": "payment"},
+            {"LineNumber": "2", "AccountNumber": "M30.4010", "Amount": "-18.00", "Explanation": "sales"},
+            {"LineNumber": "3", "AccountNumber": "M30.4050", "Amount": "-10.00", "Explanation": "shipping"},
+            {"LineNumber": "4", "AccountNumber": "M30.2310", "Amount": "-1.35", "Explanation": "sales tax"}]
+    body = _entry(lines=rows)
+    body["inputs"].append({"name": "Unmapped", "value": "ignored"})
+    body["detailInputs"].append({"name": "OtherGrid", "repeatingInputs": [{"inputs": _pairs(rows[0])}]})
+    response = _post(ais, JE, body, auth)
+    assert response.status_code == 200, response.text
+    assert [(row["JELN"], row["OBJ"], row["AA"], row["EXA"]) for row in ais.f0911_rows()] == [
+        (1, "1110", Decimal("29.35"), "payment"), (2, "4010", Decimal("-18.00"), "sales"),
+        (3, "4050", Decimal("-10.00"), "shipping"), (4, "2310", Decimal("-1.35"), "sales tax")]
 
 
-def test_post_journal_entry_duplicate_batch_answers_400_naming_it(ais, auth):
-    """A repeated BatchNumber answers 400 naming the duplicate; nothing new is written."""
-    assert _post(ais, JE, _entry("WC-727"), auth).status_code == 200
-    body = _assert_error_body(_post(ais, JE, _entry("WC-727"), auth), 400)
-    assert "Duplicate" in body["jde__simpleMessage"] and "WC-727" in body["jde__simpleMessage"]
-    assert "Duplicate" in body["userDefinedErrorText"] and "WC-727" in body["userDefinedErrorText"]
+def test_orchestration_generic_format_takes_one_grid_row(ais, auth):
+    """Generic format adds a single grid row (Oracle): a 3-line entry arrives as its first line,
+    unbalanced, and is refused; the same entry in the standard format posts."""
+    error = _assert_form_error(_post(ais, JE, _generic(), auth))
+    assert error["TITLE"] == "Error: Batch Out of Balance" and "29.35" in error["DESC"]
+    assert ais.f0911_rows() == [] and ais.stats()["journal_entries"] == 0
+    assert _post(ais, JE, _entry(), auth).status_code == 200
     assert len(ais.f0911_rows()) == 3
+
+
+def test_orchestration_generic_format_single_row_is_the_first_line(ais, auth):
+    """Only Lines[0] is read: a generic entry whose first line is zero posts that one line."""
+    response = _post(ais, JE, _generic(amounts=("0.00", "-24.35", "-5.00")), auth)
+    assert response.status_code == 200, response.text
+    assert [(row["JELN"], row["AA"]) for row in ais.f0911_rows()] == [(1, Decimal("0.00"))]
+
+
+def _bad_line(**changes):
+    return [{**_lines()[0], **changes}] + _lines()[1:]
+
+
+@pytest.mark.parametrize("entry, title, words", [
+    (_entry(amounts=("29.35", "-24.35", "-5.01")), "Batch Out of Balance", ["-0.01"]),
+    (_entry(amounts=("29.35", "-24.35", "five")), "Invalid Amount", ["five"]),
+    (_entry(Currency=""), "Required Field Missing", ["Currency"]),
+    (_entry(omit=("BatchNumber",)), "Required Field Missing", ["BatchNumber"]),
+    (_entry(lines=[]), "No Detail Lines", ["no journal entry lines"]),
+    ({"inputs": _pairs(_header("WC-727"))}, "No Detail Lines", ["no journal entry lines"]),
+    (_entry(GLDate="126367"), "Invalid Date", ["126367"]),
+    (_entry(GLDate="2026-11-26"), "Invalid Date", ["2026-11-26"]),
+    (_entry(lines=_bad_line(AccountNumber="")), "Invalid Account Number", ["missing"]),
+    (_entry(lines=_bad_line(AccountNumber="M30")), "Invalid Account Number", ["'M30'"]),
+    (_entry(lines=_bad_line(AccountNumber="M30.1234567")), "Invalid Account Number", ["M30.1234567"]),
+    (_entry(lines=_bad_line(AccountNumber="M30.9999")), "Invalid Account Number", ["M30.9999", "chart"]),
+    (_entry(lines=_bad_line(AccountNumber="M30.9100.WEB")), "Invalid Account Number", ["M30.9100.WEB"]),
+    (_entry(lines=_bad_line(LineNumber="0")), "Invalid Line Number", ["'0'"]),
+    (_entry(AddressNumber="abc"), "Invalid Address Number", ["abc"]),
+], ids=["unbalanced", "not-decimal", "empty-input", "missing-input", "no-lines", "no-grid", "day-367", "iso-date",
+        "empty-account", "account-no-object", "account-object-too-long", "account-not-in-chart",
+        "account-9-with-sub", "line-zero", "address-not-number"])
+def test_post_journal_entry_invalid_answers_500_and_writes_nothing(ais, auth, entry, title, words):
+    """Invalid input answers Oracle's 500 with the form's JDE-worded error and commits nothing."""
+    error = _assert_form_error(_post(ais, JE, entry, auth))
+    assert error["TITLE"] == f"Error: {title}"
+    for word in words:
+        assert word.lower() in (error["DESC"] + error["MOBILE"]).lower()
+    assert ais.f0911_rows() == []
+    assert _post(ais, JE, _entry("WC-ok"), auth).json()["DocumentNumber"] == 100001  # no number used up
+
+
+def test_post_journal_entry_errors_have_distinct_exception_ids(ais, auth):
+    """Each failure carries its own exceptionId (a uuid4)."""
+    ids = {_post(ais, JE, _entry(Currency=""), auth).json()["exceptionId"] for _ in range(3)}
+    assert len(ids) == 3 and all(uuid.UUID(value).version == 4 for value in ids)
+
+
+def test_post_journal_entry_duplicate_batch_answers_500_and_writes_nothing(ais, auth):
+    """A repeated BatchNumber fails in the same 500 shape with JDE's duplicate-key text; nothing
+    new is written and no document number is used up."""
+    assert _post(ais, JE, _entry("WC-727"), auth).status_code == 200
+    error = _assert_form_error(_post(ais, JE, _entry("WC-727"), auth))
+    assert error["TITLE"] == "Error: Duplicate Key" and "F0911Z1" in error["DESC"]
+    assert len(ais.f0911_rows()) == 3 and {row["DOC"] for row in ais.f0911_rows()} == {100001}
+    assert _post(ais, JE, _entry("WC-728"), auth).json()["DocumentNumber"] == 100002
 
 
 def test_post_journal_entry_numeric_amounts_stay_exact(ais, auth):
     """Amounts sent as JSON numbers are kept as exact decimals."""
     response = requests.post(ais.url + JE, headers={**auth, "Content-Type": "application/json"}, timeout=5,
-                             data=json.dumps(_entry(), default=str).replace('"29.35"', "29.35"))
+                             data=json.dumps(_entry()).replace('"29.35"', "29.35"))
     assert response.status_code == 200, response.text
     assert ais.f0911_rows()[0]["AA"] == Decimal("29.35")
+
+
+@pytest.mark.parametrize("gl_date_input, date_format, value", [
+    ("julian", "dd.MM.yyyy", "126330"),
+    ("julian", "dd.MM.yyyy", 126330),
+    ("user", "dd.MM.yyyy", "26.11.2026"),
+    ("user", "MM/dd/yyyy", "11/26/2026"),
+    ("user", "yyyy-MM-dd", "2026-11-26"),
+    ("user", "dd/MM/yyyy", "26/11/2026"),
+    ("epoch_ms", "dd.MM.yyyy", str(NOV_26_MS)),
+    ("epoch_ms", "dd.MM.yyyy", NOV_26_MS),
+], ids=["julian", "julian-number", "user-dd.MM.yyyy", "user-MM/dd/yyyy", "user-yyyy-MM-dd", "user-dd/MM/yyyy",
+        "epoch-string", "epoch-number"])
+def test_gl_date_input_configured_form_is_accepted(ais, auth, gl_date_input, date_format, value):
+    """GLDate is read in the configured form; F0911.DGJ is stored Julian whatever the input."""
+    _config(ais, gl_date_input=gl_date_input, date_format=date_format)
+    response = _post(ais, JE, _entry(GLDate=value), auth)
+    assert response.status_code == 200, response.text
+    assert {row["DGJ"] for row in ais.f0911_rows()} == {"126330"}
+    assert {row["DGJ"] for row in requests.get(ais.url + "/sandbox/tables/F0911", timeout=5).json()["rows"]} \
+        == {"126330"}
+
+
+@pytest.mark.parametrize("gl_date_input, value", [
+    ("julian", "26.11.2026"),
+    ("julian", "2026-11-26"),
+    ("user", "126330"),
+    ("user", "2026-11-26"),
+    ("user", "11/26/2026"),
+    ("user", "26.11.26"),
+    ("user", "31.02.2026"),
+    ("epoch_ms", "126330"),
+    ("epoch_ms", str(NOV_26_MS + 3_600_000)),
+    ("epoch_ms", "26.11.2026"),
+], ids=["julian-got-user", "julian-got-iso", "user-got-julian", "user-got-iso", "user-got-us", "user-2-digit-year",
+        "user-no-such-day", "epoch-got-julian", "epoch-not-midnight", "epoch-got-user"])
+def test_gl_date_input_mismatched_form_answers_500_invalid_date(ais, auth, gl_date_input, value):
+    """A GLDate not in the configured form (user format dd.MM.yyyy) is the orchestration's
+    Invalid Date error, and nothing is written."""
+    _config(ais, gl_date_input=gl_date_input)
+    error = _assert_form_error(_post(ais, JE, _entry(GLDate=value), auth))
+    assert (error["CODE"], error["TITLE"]) == ("0004", "Error: Invalid Date") and value in error["DESC"]
+    assert ais.f0911_rows() == []
+
+
+def test_warning_rate_one_writes_lines_and_answers_warning(ais, auth):
+    """warning_rate=1: the lines are written, yet the answer is 200 WARNING with the failed
+    report step under continuedOnError and no DocumentNumber or BatchNumber."""
+    ais.configure(warning_rate=1)
+    response = _post(ais, JE, _entry(), auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["jde__status"] == "WARNING" and body["jde__simpleMessage"]
+    assert "DocumentNumber" not in body and "BatchNumber" not in body
+    assert isinstance(body["Errors/Warnings"], list)
+    assert all(not item["Errors"] for item in body["Errors/Warnings"])
+    assert body["continuedOnError"] and body["continuedOnError"][0]["step"] == "R09110Z"
+    assert body["jde__startTimestamp"] and body["jde__endTimestamp"] and body["jde__serverExecutionSeconds"] >= 0
+    rows = ais.f0911_rows()
+    assert [row["VINV"] for row in rows] == ["WC-727"] * 3 and {row["DOC"] for row in rows} == {100001}
+    assert ais.stats()["faults"]["warning"] == 1
+    customer = _post(ais, CUSTOMER, {"AlphaName": "Ada"}, auth).json()  # GL orchestrations only
+    assert customer["jde__status"] == "SUCCESS" and customer["AddressNumber"] == 10001
+
+
+def test_warning_rate_invalid_entry_still_fails(ais, auth):
+    """A warning never hides a failure: an invalid entry at warning_rate=1 is still the 500."""
+    ais.configure(warning_rate=1)
+    _assert_form_error(_post(ais, JE, _entry(Currency=""), auth))
+    assert ais.f0911_rows() == [] and ais.stats()["faults"]["warning"] == 0
 
 
 # -- customers --------------------------------------------------------------------------------
 
 
-def test_add_customer_writes_f0101_and_f01151(ais, auth):
+@pytest.mark.parametrize("standard", [False, True], ids=["generic", "standard"])
+def test_add_customer_writes_f0101_and_f01151(ais, auth, standard):
     """AddCustomer creates the address book row and, with an email, its F01151 row."""
-    response = _post(ais, CUSTOMER, {
-        "AlphaName": "Lovelace, Ada " + "x" * 40, "SearchType": "C", "Email": "ada@example.com",
-        "Phone": "555-0100", "AddressLine1": "1 Analytical Way", "AddressLine2": "", "City": "London",
-        "State": "", "PostalCode": "N1", "Country": "GB", "TaxId": "GB123"}, auth)
+    inputs = {"AlphaName": "Lovelace, Ada " + "x" * 40, "SearchType": "C", "Email": "ada@example.com",
+              "Phone": "555-0100", "AddressLine1": "1 Analytical Way", "AddressLine2": "", "City": "London",
+              "State": "", "PostalCode": "N1", "Country": "GB", "TaxId": "GB123"}
+    response = _post(ais, CUSTOMER, {"inputs": _pairs(inputs)} if standard else inputs, auth)
     assert response.status_code == 200, response.text
     assert response.json()["AddressNumber"] == 10001 and response.json()["jde__status"] == "SUCCESS"
     [customer] = ais.f0101_rows()
@@ -281,16 +540,22 @@ def test_add_customer_writes_f0101_and_f01151(ais, auth):
     assert ais.stats()["customers"] == 2
 
 
-def test_add_customer_missing_name_answers_400(ais, auth):
-    """AddCustomer without AlphaName answers 400 and creates nothing."""
-    body = _assert_error_body(_post(ais, CUSTOMER, {"Email": "x@example.com"}, auth), 400)
-    assert "AlphaName" in body["jde__simpleMessage"] and ais.f0101_rows() == []
+def test_add_customer_missing_name_answers_500(ais, auth):
+    """AddCustomer without AlphaName answers Oracle's 500 under its own request and form."""
+    error = _assert_form_error(_post(ais, CUSTOMER, {"Email": "x@example.com"}, auth),
+                               orchestration="ORCH_WOO_AddCustomer", request="FR_WOO_AddAddressBook",
+                               form="fs_P01012_W01012A")
+    assert "AlphaName" in error["DESC"] and ais.f0101_rows() == []
 
 
-def test_orchestrator_unknown_name_answers_404(ais, auth):
-    """An orchestration the server does not have answers 404 with the error body."""
-    body = _assert_error_body(_post(ais, "/jderest/v3/orchestrator/ORCH_Nope", {}, auth), 404)
-    assert "ORCH_Nope" in body["message"]
+def test_orchestrator_unknown_name_answers_500(ais, auth):
+    """An orchestration the server does not have answers 500 "Orchestration … was not found"."""
+    response = _post(ais, "/jderest/v3/orchestrator/ORCH_Nope", {}, auth)
+    assert response.status_code == 500, response.text
+    body = response.json()
+    assert set(body) == {"message", "exception", "timeStamp"} and body["timeStamp"]
+    assert (body["message"], body["exception"]) == ("Orchestration ORCH_Nope was not found", "Exception")
+    assert ais.stats()["orchestrations"] == {}
 
 
 # -- data service -------------------------------------------------------------------------------
@@ -308,7 +573,8 @@ def test_dataservice_equal_on_vinv_and_dct_finds_the_batch(ais, auth):
 
 
 def test_dataservice_answers_oracle_shape(ais, auth):
-    """The answer carries title, grid ids, column descriptions and no next link on the last page."""
+    """The answer carries title, grid ids, column descriptions, the stack/state/rid at top level,
+    and no next link on the last page."""
     _post(ais, JE, _entry(), auth)
     body = _browse(ais, auth, _condition("VINV", "EQUAL", "WC-727"), columns=["DOC", "AA"]).json()
     form = body["fs_DATABROWSE_F0911"]
@@ -316,13 +582,77 @@ def test_dataservice_answers_oracle_shape(ais, auth):
     assert form["data"]["gridData"]["columns"] == {"F0911_DOC": "Document Number", "F0911_AA": "Amount"}
     assert (form["data"]["gridData"]["id"], form["data"]["gridData"]["fullGridId"]) == (58, "58")
     assert body["currentApp"] == "DATABROWSE_F0911" and body["sysErrors"] == [] and "links" not in body
+    assert isinstance(body["stackId"], int) and body["stateId"] == 1 and body["rid"] and body["timeStamp"]
 
 
 def test_dataservice_amounts_are_exact_decimals(ais, auth):
-    """AA comes back with the exact digits posted, never a float artefact."""
+    """AA comes back as JSON numbers with the exact digits posted, never a float artefact."""
     _post(ais, JE, _entry(amounts=("0.30", "-0.10", "-0.20")), auth)
-    grid = _grid(_browse(ais, auth, _condition("VINV", "EQUAL", "WC-727"), columns=["AA"]))
-    assert [row["F0911_AA"] for row in grid["rowset"]] == [Decimal("0.30"), Decimal("-0.10"), Decimal("-0.20")]
+    response = _browse(ais, auth, _condition("VINV", "EQUAL", "WC-727"), columns=["AA"])
+    assert [row["F0911_AA"] for row in _grid(response)["rowset"]] == \
+        [Decimal("0.30"), Decimal("-0.10"), Decimal("-0.20")]
+    assert '"F0911_AA":0.30' in response.text  # a number, not a string
+
+
+def test_dataservice_date_column_is_yyyymmdd(ais, auth):
+    """DGJ is answered as a yyyyMMdd string, never Julian, whatever the user's date format;
+    the sandbox's own table view keeps JDE's Julian."""
+    _post(ais, JE, _entry(), auth)
+    for pattern in ("dd.MM.yyyy", "MM/dd/yyyy"):
+        _config(ais, date_format=pattern)
+        grid = _grid(_browse(ais, auth, columns=["DOC", "DGJ"]))
+        assert [row["F0911_DGJ"] for row in grid["rowset"]] == ["20261126"] * 3
+        assert grid["columns"]["F0911_DGJ"] == "G/L Date"
+    assert _grid(_browse(ais, auth))["rowset"][0]["F0911_DGJ"] == "20261126"
+    assert requests.get(ais.url + "/sandbox/tables/F0911", timeout=5).json()["rows"][0]["DGJ"] == "126330"
+
+
+def _user_date(pattern: str, day: date) -> str:
+    return day.strftime(pattern.replace("dd", "%d").replace("MM", "%m").replace("yyyy", "%Y"))
+
+
+@pytest.mark.parametrize("pattern", ["dd.MM.yyyy", "yyyy-MM-dd", "MM/dd/yyyy", "dd/MM/yyyy"])
+@pytest.mark.parametrize("operator, days, batches", [
+    ("EQUAL", [26], ["WC-26"]),
+    ("NOT_EQUAL", [26], ["WC-25", "WC-27", "WC-1201"]),
+    ("BETWEEN", [26, 27], ["WC-26", "WC-27"]),
+    ("GREATER", [26], ["WC-27", "WC-1201"]),
+    ("GREATER_EQUAL", [27], ["WC-27", "WC-1201"]),
+    ("LESS", [26], ["WC-25"]),
+    ("LESS_EQUAL", [26], ["WC-25", "WC-26"]),
+    ("LIST", [25, 27], ["WC-25", "WC-27"]),
+])
+def test_dataservice_date_condition_in_user_format_selects_by_day(ais, auth, pattern, operator, days, batches):
+    """Date conditions take the user's date format and compare days, across a month end."""
+    for batch, julian in [("WC-25", "126329"), ("WC-26", "126330"), ("WC-27", "126331"), ("WC-1201", "126335")]:
+        assert _post(ais, JE, _entry(batch, GLDate=julian), auth).status_code == 200
+    _config(ais, date_format=pattern)
+    values = [_user_date(pattern, date(2026, 11, day)) for day in days]
+    grid = _grid(_browse(ais, auth, _condition("DGJ", operator, *values), columns=["VINV", "JELN"]))
+    assert sorted({row["F0911_VINV"] for row in grid["rowset"]}) == sorted(batches)
+
+
+@pytest.mark.parametrize("content", ["126330", "2026-11-26", "11/26/2026", "26.11.26", "26-11-2026", "32.11.2026",
+                                     "garbage", "", 126330], ids=repr)
+def test_dataservice_date_condition_other_format_answers_400(ais, auth, content):
+    """A date literal not in the user's format (dd.MM.yyyy) answers 400 naming column, value and
+    the expected pattern."""
+    body = _assert_error_body(_browse(ais, auth, _condition("DGJ", "EQUAL", content)), 400)
+    assert "F0911.DGJ" in body["message"] and repr(content) in body["message"] and "dd.MM.yyyy" in body["message"]
+
+
+def test_dataservice_date_condition_fixture_request_in_us_format(ais, auth):
+    """Oracle's documented request (outputType, aliasNaming, a DGJ range in MM/dd/yyyy) runs
+    when the user's format is MM/dd/yyyy."""
+    _post(ais, JE, _entry(), auth)
+    _config(ais, date_format="MM/dd/yyyy")
+    body = {"targetName": "F0911", "targetType": "table", "dataServiceType": "BROWSE", "outputType": "GRID_DATA",
+            "aliasNaming": True, "returnControlIDs": "F0911.DOC|F0911.DCT|F0911.VINV|F0911.AA|F0911.DGJ",
+            "maxPageSize": "100", "enableNextPageProcessing": True,
+            "query": {"autoFind": True, "matchType": "MATCH_ALL", "condition": [
+                _condition("DGJ", "BETWEEN", "11/01/2026", "11/30/2026"), _condition("DCT", "EQUAL", "JE")]}}
+    rows = _grid(_post(ais, BROWSE, body, auth))["rowset"]
+    assert [row["F0911_DGJ"] for row in rows] == ["20261126"] * 3 and rows[0]["F0911_AA"] == Decimal("29.35")
 
 
 def test_dataservice_return_control_ids_filters_columns(ais, auth):
@@ -331,46 +661,120 @@ def test_dataservice_return_control_ids_filters_columns(ais, auth):
     grid = _grid(_browse(ais, auth, columns=["DOC", "VINV"]))
     assert all(set(row) == {"F0911_DOC", "F0911_VINV"} for row in grid["rowset"])
     everything = _grid(_browse(ais, auth))["rowset"][0]
-    assert {"F0911_KCO", "F0911_ANI", "F0911_AA", "F0911_ICU", "F0911_LT"} <= set(everything)
+    assert {"F0911_KCO", "F0911_ANI", "F0911_AA", "F0911_ICU", "F0911_LT", "F0911_DGJ"} <= set(everything)
 
 
-def test_dataservice_paging_walks_all_rows_once(ais, auth):
-    """250 rows at maxPageSize 100 come in 3 pages through the next links, each row once."""
-    assert requests.post(ais.url + "/sandbox/f0911/insert", timeout=5, json={"rows": [
-        {"DOC": 200000 + n, "VINV": f"WC-{n}", "DCT": "JE", "AA": "1.10", "JELN": 1} for n in range(250)]}).json() \
-        == {"inserted": 250}
+def _follow(ais, link, auth, style, token_from):
+    """POST a next link the way a client following `style` does."""
+    if style == "context_object":
+        assert "?" not in link["href"]
+        return requests.post(link["href"], json=link["context"], headers=auth, timeout=5)
+    href, headers, body = link["href"], {}, {}
+    if token_from != "query":  # take the token out of the href; send it another way
+        href = _with_query(href, token=None)
+        if token_from == "header":
+            headers = auth
+        else:
+            body = {"token": auth["jde-AIS-Auth"], "deviceName": DEVICE}
+    return requests.post(href, json=body, headers=headers, timeout=5)
+
+
+@pytest.mark.parametrize("style, token_from", [
+    ("oracle", "query"), ("oracle", "header"), ("oracle", "body"), ("context_string", "query"),
+    ("context_string", "header"), ("context_object", "header"),
+])
+def test_next_link_style_walks_all_rows_once(ais, auth, style, token_from):
+    """250 rows at maxPageSize 100 come in 3 pages by POSTing links[rel=next].href as given,
+    each row once, in every link style."""
+    _insert(ais, 250)
+    ais.configure(next_link_style=style)
     response = _browse(ais, auth, _condition("DCT", "EQUAL", "JE"), columns=["DOC", "AA"], page=100)
-    pages, docs = [], []
+    pages, docs, states = [], [], []
     while True:
         grid = _grid(response)
         pages.append(grid["summary"])
         docs += [row["F0911_DOC"] for row in grid["rowset"]]
-        links = [link for link in response.json().get("links", []) if link["rel"] == "next"]
-        if not links:
+        states.append(response.json()["stateId"])
+        link = _next_link(response)
+        if link is None:
             break
-        assert links[0]["href"] == ais.url + "/jderest/v2/dataservice/next"
-        response = _post(ais, "/jderest/v2/dataservice/next", links[0]["context"], auth)
+        assert link["href"].startswith(ais.url + NEXT)
+        if style == "context_object":
+            assert link["context"]["rid"] == response.json()["rid"]
+        else:
+            query = parse_qs(urlsplit(link["href"]).query)
+            assert {key: value[0] for key, value in query.items()} == {
+                "stackId": str(response.json()["stackId"]), "stateId": str(response.json()["stateId"]),
+                "rid": response.json()["rid"], "fullGridId": "58", "formOID": "DATABROWSE_F0911",
+                "token": auth["jde-AIS-Auth"], "outputType": "GRID_DATA", "returnControlIDs": "F0911.DOC|F0911.AA"}
+            assert ("context" in link) == (style == "context_string") and link.get("context", "1") == "1"
+        response = _follow(ais, link, auth, style, token_from)
     assert pages == [{"records": 100, "moreRecords": True}, {"records": 100, "moreRecords": True},
                      {"records": 50, "moreRecords": False}]
-    assert docs == [200000 + n for n in range(250)]
+    assert docs == [200000 + n for n in range(250)] and states == [1, 2, 3]
+
+
+def test_next_link_oracle_bare_post_without_body_works(ais, auth):
+    """The oracle link is complete: a POST with no body and no headers at all gets the page."""
+    _insert(ais, 3)
+    link = _next_link(_browse(ais, auth, page=2))
+    response = requests.post(link["href"], timeout=5)
+    assert "Content-Type" not in response.request.headers
+    assert [row["F0911_DOC"] for row in _grid(response)["rowset"]] == [200002]
 
 
 def test_dataservice_next_after_last_page_answers_400(ais, auth):
     """Once the last page is served the rid is forgotten; an unknown rid answers 400."""
     _post(ais, JE, _entry(), auth)
+    ais.configure(next_link_style="context_object")
     first = _browse(ais, auth, page=2).json()
     context = first["links"][0]["context"]
-    assert _post(ais, "/jderest/v2/dataservice/next", context, auth).status_code == 200
-    _assert_error_body(_post(ais, "/jderest/v2/dataservice/next", context, auth), 400)
-    _assert_error_body(_post(ais, "/jderest/v2/dataservice/next", {**context, "rid": "nope"}, auth), 400)
+    assert _post(ais, NEXT, context, auth).status_code == 200
+    _assert_error_body(_post(ais, NEXT, context, auth), 400)
+    _assert_error_body(_post(ais, NEXT, {**context, "rid": "nope"}, auth), 400)
 
 
-def test_dataservice_next_with_another_token_answers_400(ais, auth):
+@pytest.mark.parametrize("style", ["oracle", "context_object"])
+def test_dataservice_next_with_another_token_answers_400(ais, auth, style):
     """A cursor belongs to the session that opened it."""
     _post(ais, JE, _entry(), auth)
-    context = _browse(ais, auth, page=1).json()["links"][0]["context"]
+    ais.configure(next_link_style=style)
+    link = _next_link(_browse(ais, auth, page=1))
     other = {"jde-AIS-Auth": _token(ais), "jde-AIS-Auth-Device": DEVICE}
-    _assert_error_body(_post(ais, "/jderest/v2/dataservice/next", context, other), 400)
+    body = link.get("context") if style == "context_object" else {}
+    _assert_error_body(requests.post(link["href"], json=body, headers=other, timeout=5), 400)
+
+
+def _assert_expired(response):
+    assert response.status_code == 500, response.text
+    assert response.json() == {"sysErrors": [{"TITLE": EXPIRED, "DESC": EXPIRED}]}
+
+
+def test_result_set_ttl_unused_cursor_answers_500_expired(ais, auth):
+    """A cursor unused longer than result_set_ttl has expired: /next answers 500 JAS_MSG347 and
+    the cursor is gone; a fresh browse pages again."""
+    _insert(ais, 3)
+    link = _next_link(_browse(ais, auth, page=1))
+    ais.configure(result_set_ttl=0)  # any time since the page is now too long
+    _assert_expired(requests.post(link["href"], json={}, timeout=5))
+    _assert_error_body(requests.post(link["href"], json={}, timeout=5), 400)
+    assert ais.stats()["faults"]["expired"] == 1
+    ais.configure(result_set_ttl=60)
+    link = _next_link(_browse(ais, auth, page=1))
+    assert _grid(requests.post(link["href"], json={}, timeout=5))["rowset"][0]["F0911_DOC"] == 200001
+
+
+@pytest.mark.parametrize("style", ["oracle", "context_object"])
+def test_result_set_expiry_rate_one_answers_500_expired(ais, auth, style):
+    """result_set_expiry_rate=1: every /next answers 500 JAS_MSG347 and forgets the cursor."""
+    _insert(ais, 3)
+    ais.configure(result_set_expiry_rate=1, next_link_style=style)
+    link = _next_link(_browse(ais, auth, page=1))
+    body = link.get("context") if style == "context_object" else {}
+    _assert_expired(requests.post(link["href"], json=body, headers=auth, timeout=5))
+    _assert_error_body(requests.post(link["href"], json=body, headers=auth, timeout=5), 400)
+    assert ais.stats()["faults"]["expired"] == 1
+    assert _grid(_browse(ais, auth, page=1))["summary"] == {"records": 1, "moreRecords": True}
 
 
 @pytest.mark.parametrize("conditions, match, expected", [
@@ -386,25 +790,45 @@ def test_dataservice_next_with_another_token_answers_400(ais, auth):
     ([_condition("JELN", "EQUAL", "1"), _condition("JELN", "EQUAL", "3")], "MATCH_ALL", []),
     ([_condition("DOC", "GREATER_EQUAL", "100001"), _condition("MCU", "EQUAL", "M30")], "MATCH_ALL",
      ["29.35", "-24.35", "-5.00"]),
+    ([_condition("DGJ", "EQUAL", "26.11.2026"), _condition("AA", "LESS", "0")], "MATCH_ALL", ["-24.35", "-5.00"]),
 ], ids=["greater", "less-equal", "equal-numeric", "not-equal", "between", "list", "starts", "contains",
-        "match-any", "match-all", "numeric-and-string"])
+        "match-any", "match-all", "numeric-and-string", "date-and-numeric"])
 def test_dataservice_operators_select_rows(ais, auth, conditions, match, expected):
-    """Each operator compares numbers numerically and strings exactly."""
+    """Each operator compares numbers numerically, strings exactly and dates as days."""
     _post(ais, JE, _entry(), auth)
     grid = _grid(_browse(ais, auth, *conditions, match=match, columns=["AA"]))
     assert [row["F0911_AA"] for row in grid["rowset"]] == [Decimal(amount) for amount in expected]
 
 
-@pytest.mark.parametrize("body", [
-    {"targetName": "F4211", "targetType": "table"},
-    {"targetName": "F0911", "targetType": "table", "returnControlIDs": "F0911.NOPE"},
-    {"targetName": "F0911", "targetType": "table", "query": {"condition": [_condition("AA", "EQUAL", "x")]}},
-    {"targetName": "F0911", "targetType": "table", "query": {"condition": [_condition("AA", "BETWEEN", "1")]}},
-    {"targetName": "F0911", "targetType": "table", "query": {"condition": [_condition("AA", "LIKE", "1")]}},
-], ids=["unknown-table", "unknown-column", "non-numeric-value", "between-one-value", "unknown-operator"])
-def test_dataservice_bad_request_answers_400(ais, auth, body):
-    """Requests the data service cannot run answer 400 with the error body."""
-    _assert_error_body(_post(ais, BROWSE, body, auth), 400)
+@pytest.mark.parametrize("body, words", [
+    ({"targetName": "F4211", "targetType": "table"}, ["F4211"]),
+    ({"targetName": "F0911", "targetType": "table", "returnControlIDs": "F0911.NOPE"}, ["NOPE"]),
+    ({"targetName": "F0911", "targetType": "table", "query": {"condition": [_condition("AA", "EQUAL", "x")]}},
+     ["numeric"]),
+    ({"targetName": "F0911", "targetType": "table", "query": {"condition": [_condition("AA", "BETWEEN", "1")]}},
+     ["BETWEEN"]),
+    ({"targetName": "F0911", "targetType": "table", "query": {"condition": [_condition("AA", "LIKE", "1")]}},
+     ["LIKE"]),
+    ({"targetName": "F0911", "targetType": "table",
+      "query": {"condition": [_condition("DGJ", "STR_START_WITH", "26")]}}, ["date"]),
+    ({"targetName": "F0911", "targetType": "table", "outputType": "VERSION2"}, ["outputType", "VERSION2"]),
+    ({"targetName": "F0911", "targetType": "table", "aliasNaming": False}, ["only aliasNaming=true"]),
+    ({"targetName": "F0911", "targetType": "table", "aliasNaming": "yes"}, ["aliasNaming"]),
+], ids=["unknown-table", "unknown-column", "non-numeric-value", "between-one-value", "unknown-operator",
+        "string-operator-on-date", "output-type", "alias-naming-false", "alias-naming-not-boolean"])
+def test_dataservice_bad_request_answers_400(ais, auth, body, words):
+    """Requests the data service cannot run answer 400 with the error body saying why."""
+    message = _assert_error_body(_post(ais, BROWSE, body, auth), 400)["message"]
+    for word in words:
+        assert word in message
+
+
+@pytest.mark.parametrize("options", [{"outputType": "GRID_DATA"}, {"aliasNaming": True}, {"aliasNaming": "true"},
+                                     {"outputType": "GRID_DATA", "aliasNaming": True}])
+def test_dataservice_output_options_grid_data_alias_naming_accepted(ais, auth, options):
+    """outputType GRID_DATA and aliasNaming true are accepted (both optional)."""
+    _post(ais, JE, _entry(), auth)
+    assert _grid(_post(ais, BROWSE, {**_browse_body(), **options}, auth))["summary"]["records"] == 3
 
 
 def test_dataservice_customers_found_by_email(ais, auth):
@@ -426,13 +850,14 @@ def test_error_rate_one_answers_500_and_commits_nothing(ais, auth):
     ais.configure(error_rate=1)
     body = _assert_error_body(_post(ais, JE, _entry(), auth), 500)
     assert body["message"] == "Server Failed to Process Request"
+    assert body["exception"] == "javax.ws.rs.WebApplicationException"
     _assert_error_body(_browse(ais, auth), 500)
     assert ais.f0911_rows() == [] and ais.stats()["faults"]["error"] == 2
 
 
 def test_drop_rate_one_drops_connection_but_commits(ais, auth):
     """drop_rate=1: the client gets a connection error, yet the entry is in F0911."""
-    requests.post(ais.url + "/sandbox/config", json={"drop_rate": 1}, timeout=5)
+    _config(ais, drop_rate=1)
     with pytest.raises(requests.ConnectionError):
         _post(ais, JE, _entry(), auth)
     assert [row["VINV"] for row in ais.f0911_rows()] == ["WC-727"] * 3  # committed once: no client retry
@@ -448,14 +873,47 @@ def test_timeout_rate_one_commits_then_outlasts_client(ais, auth):
     assert len(ais.f0911_rows()) == 3 and ais.stats()["faults"]["timeout"] == 1
 
 
+def _fault_run(rounds=20, **knobs):
+    """Each round: an entry (its status is kept), a call with a bad token, a paged browse and,
+    if it answered, its /next. Answers the entries' statuses."""
+    statuses = []
+    with AisSandbox(seed=42, error_rate=0.5, **knobs) as sandbox:
+        _insert(sandbox, 2, VINV="INSERTED")
+        auth = {"jde-AIS-Auth": _token(sandbox), "jde-AIS-Auth-Device": DEVICE}
+        for n in range(rounds):
+            statuses.append(_post(sandbox, JE, _entry(f"WC-{n}"), auth).status_code)
+            assert _post(sandbox, JE, _entry(), {"jde-AIS-Auth": "044bad"}).status_code in (403, 444)
+            page = _browse(sandbox, auth, page=1)
+            if page.status_code == 200:
+                assert requests.post(_next_link(page)["href"], json={}, timeout=5).status_code in (200, 500)
+    return statuses
+
+
+def _expected_fault_run(rounds=20):
+    """What the documented dice give seed 42 at error_rate 0.5: random.Random(seed), rolled
+    error, drop (orchestrations only), timeout on every faulty call that gets past the token."""
+    rng, statuses = random.Random(42), []
+    for _ in range(rounds):
+        error, _drop, _timeout = rng.random(), rng.random(), rng.random()
+        statuses.append(500 if error < 0.5 else 200)
+        browse_error, _timeout = rng.random(), rng.random()
+        if browse_error >= 0.5:
+            rng.random(), rng.random()  # the /next
+    return statuses
+
+
 def test_faults_same_seed_same_sequence():
     """Two sandboxes with the same seed fault the same calls."""
-    outcomes = []
-    for _ in range(2):
-        with AisSandbox(seed=42, error_rate=0.5) as sandbox:
-            auth = {"jde-AIS-Auth": _token(sandbox), "jde-AIS-Auth-Device": DEVICE}
-            outcomes.append([_post(sandbox, JE, _entry(f"WC-{n}"), auth).status_code for n in range(20)])
+    outcomes = [_fault_run() for _ in range(2)]
     assert outcomes[0] == outcomes[1] and {200, 500} == set(outcomes[0])
+
+
+def test_faults_new_knobs_leave_error_sequence_unchanged():
+    """The error/drop/timeout dice are exactly the documented sequence of the seed, whatever the
+    warning, 403 and expiry knobs: those roll generators of their own."""
+    expected = _expected_fault_run()
+    assert _fault_run() == expected
+    assert _fault_run(warning_rate=0.5, invalid_token_403_rate=0.5, result_set_expiry_rate=0.5) == expected
 
 
 def test_latency_concurrent_calls_overlap(ais, auth):
@@ -466,6 +924,120 @@ def test_latency_concurrent_calls_overlap(ais, auth):
         statuses = list(pool.map(lambda n: _post(ais, JE, _entry(f"WC-{n}"), auth).status_code, range(10)))
     assert statuses == [200] * 10 and time.monotonic() - started < 0.7
     assert sorted({row["DOC"] for row in ais.f0911_rows()}) == list(range(100001, 100011))
+
+
+# -- outages --------------------------------------------------------------------------------------
+
+
+def _refused(ais) -> bool:
+    try:
+        requests.post(ais.url + "/jderest/v2/tokenrequest", json={}, timeout=2)
+    except requests.ConnectionError as error:
+        assert "refused" in str(error).lower(), error
+        return True
+    return False
+
+
+def _answers(ais) -> bool:
+    try:
+        return requests.post(ais.url + "/jderest/v2/tokenrequest", timeout=2, json={
+            "username": "JDE", "password": "JDE", "deviceName": DEVICE}).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.mark.parametrize("how", ["in-process", "http"])
+def test_outage_refuse_refuses_connects_then_listens_again(ais, auth, how):
+    """A refuse outage: connects are refused and kept-alive connections hung up at once; the
+    server listens again on the same port by itself, its data intact."""
+    assert _post(ais, JE, _entry(), auth).status_code == 200
+    url = ais.url
+    kept = http.client.HTTPConnection("127.0.0.1", ais.port, timeout=5)
+    kept.request("GET", "/sandbox/stats")
+    assert kept.getresponse().read()
+    if how == "in-process":
+        state = ais.outage(0.5)
+    else:
+        response = requests.post(ais.url + "/sandbox/outage", json={"seconds": 0.5, "mode": "refuse"}, timeout=5)
+        assert response.status_code == 200 and response.headers["Connection"] == "close"
+        state = response.json()["outage"]
+    assert state["mode"] == "refuse" and state["until"] > time.time()
+    assert _refused(ais)
+    with pytest.raises((http.client.HTTPException, OSError)):
+        kept.request("GET", "/sandbox/stats")
+        kept.getresponse()
+    kept.close()
+    assert ais.stats()["outage"]["mode"] == "refuse"
+    assert _eventually(lambda: _answers(ais))
+    assert ais.url == url and ais.stats()["outage"] is None
+    assert _post(ais, JE, _entry("WC-728"), auth).json()["DocumentNumber"] == 100002
+
+
+def test_outage_end_outage_listens_at_once(ais):
+    """end_outage() ends a refuse outage before its time."""
+    ais.outage(600)
+    assert _refused(ais)
+    ais.end_outage()
+    assert _answers(ais) and ais.stats()["outage"] is None
+
+
+def test_outage_proxy_503_answers_html_and_ends_by_itself(ais, auth):
+    """proxy_503: every /jderest/* call (tokenrequest included) answers 503 text/html as a load
+    balancer does; /sandbox/* keeps working; the outage ends by itself."""
+    response = requests.post(ais.url + "/sandbox/outage", json={"seconds": 0.5, "mode": "proxy_503"}, timeout=5)
+    assert response.status_code == 200 and response.json()["outage"]["mode"] == "proxy_503"
+    for path, body, headers in [("/jderest/v2/tokenrequest", {"username": "JDE", "password": "JDE"}, {}),
+                                ("/jderest/v2/tokenrequest/validate", {"token": auth["jde-AIS-Auth"]}, {}),
+                                (JE, _entry(), auth), (BROWSE, _browse_body(), auth), ("/jderest/v9/nothing", {}, {})]:
+        response = _post(ais, path, body, headers)
+        assert response.status_code == 503 and response.headers["Content-Type"].startswith("text/html")
+        assert "503 Service Unavailable" in response.text
+    stats = requests.get(ais.url + "/sandbox/stats", timeout=5)
+    assert stats.status_code == 200
+    assert stats.json()["outage"]["mode"] == "proxy_503" and stats.json()["outage_answers"] == 5
+    assert ais.f0911_rows() == [] and stats.json()["calls"] == {"/jderest/v2/tokenrequest": 1}
+    assert _eventually(lambda: _answers(ais))
+    assert ais.stats()["outage"] is None and _post(ais, JE, _entry(), auth).status_code == 200
+
+
+def test_outage_http_seconds_zero_ends_it(ais):
+    """POST /sandbox/outage {"seconds": 0} ends the current outage."""
+    requests.post(ais.url + "/sandbox/outage", json={"seconds": 600, "mode": "proxy_503"}, timeout=5)
+    assert not _answers(ais)
+    response = requests.post(ais.url + "/sandbox/outage", json={"seconds": 0}, timeout=5)
+    assert response.status_code == 200 and response.json() == {"outage": None}
+    assert _answers(ais)
+
+
+@pytest.mark.parametrize("body", [{"seconds": -1}, {"seconds": "soon"}, {}, {"seconds": 1, "mode": "flood"}])
+def test_outage_bad_request_answers_400(ais, body):
+    """An outage needs seconds >= 0 and a known mode."""
+    _assert_error_body(requests.post(ais.url + "/sandbox/outage", json=body, timeout=5), 400)
+    assert ais.stats()["outage"] is None and _answers(ais)
+
+
+@pytest.mark.parametrize("mode", ["refuse", "proxy_503"])
+def test_outage_stop_during_outage_leaves_no_thread(mode):
+    """stop() during an outage cancels its timer and leaves no thread or socket behind."""
+    before = set(threading.enumerate())
+    sandbox = AisSandbox(seed=1).start()
+    port = sandbox.port
+    assert _answers(sandbox)
+    sandbox.outage(600, mode)
+    sandbox.stop()
+    assert set(threading.enumerate()) - before == set()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://127.0.0.1:{port}/sandbox/stats", timeout=2)
+
+
+def test_outage_refuse_twice_then_stop_leaves_no_thread():
+    """Outages back to back (each reopening the listener) leave nothing behind at stop()."""
+    before = set(threading.enumerate())
+    with AisSandbox(seed=1) as sandbox:
+        for _ in range(2):
+            sandbox.outage(0.05)
+            assert _eventually(lambda: _answers(sandbox))
+    assert set(threading.enumerate()) - before == set()
 
 
 # -- HTTP mechanics and control endpoints ---------------------------------------------------------
@@ -493,7 +1065,7 @@ def test_keep_alive_connection_serves_several_requests(ais, auth):
     """One HTTP/1.1 connection carries several requests, errors included."""
     connection = http.client.HTTPConnection("127.0.0.1", ais.port, timeout=5)
     try:
-        for content_type, expected in [("text/plain", 415), ("application/json", 200), ("application/json", 400)]:
+        for content_type, expected in [("text/plain", 415), ("application/json", 200), ("application/json", 500)]:
             connection.request("POST", JE, body=json.dumps(_entry()), headers={**auth, "Content-Type": content_type})
             response = connection.getresponse()
             assert response.status == expected and json.loads(response.read())
@@ -512,13 +1084,21 @@ def test_sandbox_tables_and_edits_change_f0911(ais, auth):
                          timeout=5).json() == {"updated": 1}
     assert requests.post(url + "set-amount", json={"batch": "WC-9", "line": 1, "amount": "1"},
                          timeout=5).status_code == 404
-    foreign = {"KCO": "00001", "DCT": "JE", "DOC": 100002, "VINV": "WC-2", "AA": "-12.34", "JELN": 1}
+    foreign = {"KCO": "00001", "DCT": "JE", "DOC": 100002, "VINV": "WC-2", "AA": "-12.34", "JELN": 1, "DGJ": 126330}
     assert requests.post(url + "insert", json={"rows": [foreign]}, timeout=5).json() == {"inserted": 1}
     rows = requests.get(ais.url + "/sandbox/tables/F0911", timeout=5).json()["rows"]
-    assert [(row["VINV"], row["JELN"], row["AA"]) for row in rows] == [
-        ("WC-2", 1, "12.34"), ("WC-2", 2, "-24.35"), ("WC-2", 3, "-5.00"), ("WC-2", 1, "-12.34")]
+    assert [(row["VINV"], row["JELN"], row["AA"], row["DGJ"]) for row in rows] == [
+        ("WC-2", 1, "12.34", "126330"), ("WC-2", 2, "-24.35", "126330"), ("WC-2", 3, "-5.00", "126330"),
+        ("WC-2", 1, "-12.34", "126330")]
     assert _post(ais, JE, _entry("WC-1"), auth).json()["DocumentNumber"] == 100003  # past the inserted DOC
-    assert _post(ais, JE, _entry("WC-2"), auth).status_code == 400
+    _assert_form_error(_post(ais, JE, _entry("WC-2"), auth))
+
+
+@pytest.mark.parametrize("dgj", ["2026-11-26", "126367", "20261126"])
+def test_sandbox_insert_bad_julian_date_answers_400(ais, dgj):
+    """Inserted rows hold dates as JDE does, Julian CYYDDD (or blank); anything else is refused."""
+    response = requests.post(ais.url + "/sandbox/f0911/insert", json={"rows": [{"DOC": 1, "DGJ": dgj}]}, timeout=5)
+    assert _assert_error_body(response, 400) and ais.f0911_rows() == []
 
 
 def test_sandbox_stats_counts_calls(ais, auth):
@@ -530,21 +1110,65 @@ def test_sandbox_stats_counts_calls(ais, auth):
     assert stats["calls"] == {"/jderest/v2/tokenrequest": 1, JE: 1, CUSTOMER: 1, BROWSE: 1}
     assert stats["orchestrations"] == {"ORCH_WOO_PostJournalEntry": 1, "ORCH_WOO_AddCustomer": 1}
     assert (stats["journal_entries"], stats["f0911_lines"], stats["customers"]) == (1, 3, 1)
-    assert stats["faults"] == {"error": 0, "drop": 0, "timeout": 0}
+    assert stats["faults"] == {"error": 0, "drop": 0, "timeout": 0, "warning": 0, "expired": 0, "token_403": 0}
+    assert stats["outage"] is None and stats["outage_answers"] == 0
 
 
 def test_sandbox_reset_empties_tables_counters_and_tokens(ais, auth):
     """/sandbox/reset forgets rows, counters, tokens and run-time knobs."""
     _post(ais, JE, _entry(), auth)
-    ais.configure(latency=0.5)
+    ais.configure(latency=0.5, date_format="MM/dd/yyyy", next_link_style="context_object")
     assert requests.post(ais.url + "/sandbox/reset", timeout=5).status_code == 200
     assert ais.f0911_rows() == [] and ais.stats()["token_requests"] == 0
-    assert requests.get(ais.url + "/sandbox/config", timeout=5).json()["latency"] == 0
+    knobs = requests.get(ais.url + "/sandbox/config", timeout=5).json()
+    assert (knobs["latency"], knobs["date_format"], knobs["next_link_style"]) == (0, "dd.MM.yyyy", "oracle")
     _assert_error_body(_post(ais, JE, _entry(), auth), 444)
 
 
-@pytest.mark.parametrize("knobs", [{"nope": 1}, {"error_rate": 2}, {"latency": -1}, {"latency": "slow"}])
+@pytest.mark.parametrize("knobs", [
+    {"nope": 1}, {"error_rate": 2}, {"latency": -1}, {"latency": "slow"}, {"warning_rate": 1.5},
+    {"invalid_token_403_rate": -0.1}, {"result_set_expiry_rate": 2}, {"result_set_ttl": -1},
+    {"date_format": "yyyy/MM/MM"}, {"date_format": "dd.MM-yyyy"}, {"date_format": "d.M.yy"},
+    {"date_format": "dd MM yyyy"}, {"date_format": 5}, {"gl_date_input": "iso"}, {"gl_date_input": None},
+    {"next_link_style": "hal"}, {"error_rate": 0.5, "date_format": "nope"},
+], ids=repr)
 def test_sandbox_config_bad_knob_answers_400(ais, knobs):
     """An unknown knob or a value out of range answers 400 and changes nothing."""
     assert requests.post(ais.url + "/sandbox/config", json=knobs, timeout=5).status_code == 400
-    assert requests.get(ais.url + "/sandbox/config", timeout=5).json()["error_rate"] == 0
+    current = requests.get(ais.url + "/sandbox/config", timeout=5).json()
+    assert current["error_rate"] == 0 and current["date_format"] == "dd.MM.yyyy"
+
+
+KNOB_VALUES = {"token_ttl": 100.0, "idle_timeout": 50.0, "latency": 0.01, "error_rate": 0.1, "timeout_rate": 0.2,
+               "timeout_seconds": 3.0, "drop_rate": 0.3, "date_format": "yyyy-MM-dd", "gl_date_input": "epoch_ms",
+               "warning_rate": 0.4, "invalid_token_403_rate": 0.5, "next_link_style": "context_string",
+               "result_set_ttl": 7.0, "result_set_expiry_rate": 0.6}
+
+
+def test_sandbox_config_defaults_and_constructor_knobs():
+    """Knob defaults, and every knob settable from AisSandbox(...)."""
+    with AisSandbox() as sandbox:
+        assert requests.get(sandbox.url + "/sandbox/config", timeout=5).json() == {
+            "token_ttl": 3600.0, "idle_timeout": 1200.0, "latency": 0.0, "error_rate": 0.0, "timeout_rate": 0.0,
+            "timeout_seconds": 30.0, "drop_rate": 0.0, "date_format": "dd.MM.yyyy", "gl_date_input": "julian",
+            "warning_rate": 0.0, "invalid_token_403_rate": 0.0, "next_link_style": "oracle", "result_set_ttl": 60.0,
+            "result_set_expiry_rate": 0.0}
+    with AisSandbox(**KNOB_VALUES) as sandbox:
+        assert requests.get(sandbox.url + "/sandbox/config", timeout=5).json() == KNOB_VALUES
+
+
+def test_sandbox_command_line_flags_set_knobs():
+    """`python -m sandbox.ais` takes every knob as a flag."""
+    flags = [f"--{name.replace('_', '-')}={value}" for name, value in KNOB_VALUES.items()]
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.ais", "--port", "0", *flags], cwd=root,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert select.select([process.stderr], [], [], 20)[0], "the sandbox printed nothing"
+        line = process.stderr.readline()
+        url = line.split(" on ")[1].split()[0]
+        assert requests.get(url + "/sandbox/config", timeout=5).json() == KNOB_VALUES
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stderr.close()

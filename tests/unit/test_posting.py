@@ -1,4 +1,5 @@
 """Posting decisions, with the AIS side played by `responses` and a real Postgres and Redis."""
+import dataclasses
 import hashlib
 import json
 
@@ -61,45 +62,138 @@ def _f0911(*docs):
                                                           "summary": {"records": len(rows), "moreRecords": False}}}}}
 
 
-def test_post_order_success_records_document(runtime, ais, fixture_payload):
+def _orch_bodies():
+    return [json.loads(c.request.body) for c in responses.calls if c.request.url == ORCH]
+
+
+def _inputs(body) -> dict:
+    """The header inputs of a JDE Standard body, as a dict."""
+    return {i["name"]: i["value"] for i in body["inputs"]}
+
+
+def test_post_order_success_records_document_sent_in_standard_format(runtime, ais, fixture_payload):
     row_id = _ready_order(runtime, fixture_payload("order-727"))
     responses.post(ORCH, json={"DocumentNumber": 100123, "jde__status": "SUCCESS"})
     assert _post(runtime, ais, row_id).outcome == "posted"
-    sent = json.loads([c for c in responses.calls if c.request.url == ORCH][0].request.body)
-    assert sent["AddressNumber"] == 4242 and sent["GLDate"] == "117081" and sent["BatchNumber"] == "WC-727"
+    [sent] = _orch_bodies()
+    header = _inputs(sent)
+    assert header["AddressNumber"] == "4242" and header["GLDate"] == "117081" and header["BatchNumber"] == "WC-727"
+    [grid] = sent["detailInputs"]
+    rows = [{i["name"]: i["value"] for i in row["inputs"]} for row in grid["repeatingInputs"]]
+    assert grid["name"] == "GridData" and [(r["AccountNumber"], r["Amount"]) for r in rows] == [
+        ("M30.1110.BANK", "29.35"), ("M30.4010", "-18.00"), ("M30.4050", "-10.00"), ("M30.2310", "-1.35")]
     assert _row(runtime, row_id)["document_number"] == "100123"
 
 
-def test_post_order_duplicate_batch_is_verified_then_posted(runtime, ais, fixture_payload):
+@pytest.mark.parametrize("date_format, expected", [("julian", "117081"), ("user", "22.03.2017"),
+                                                   ("epoch_ms", "1490140800000")])
+def test_post_order_gl_date_in_the_orchestration_date_format(runtime, ais, fixture_payload, date_format, expected):
+    runtime.mapping = dataclasses.replace(runtime.mapping, orchestrations=dataclasses.replace(
+        runtime.mapping.orchestrations, date_format=date_format))
+    responses.replace(responses.POST, AIS + "/jderest/v2/tokenrequest", json={"userInfo": {
+        "token": "tok", "simpleDateFormat": "dd.MM.yyyy", "dateSeperator": "."}})
     row_id = _ready_order(runtime, fixture_payload("order-727"))
-    responses.post(ORCH, status=400, json={"jde__simpleMessage": "Duplicate batch number WC-727",
-                                           "jde__status": "ERROR"})
+    responses.post(ORCH, json={"DocumentNumber": 1, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    assert _inputs(_orch_bodies()[0])["GLDate"] == expected
+
+
+def test_post_order_generic_format_when_mapped(runtime, ais, fixture_payload):
+    runtime.mapping = dataclasses.replace(runtime.mapping, orchestrations=dataclasses.replace(
+        runtime.mapping.orchestrations, input_format="generic"))
+    row_id = _ready_order(runtime, fixture_payload("order-727"))
+    responses.post(ORCH, json={"DocumentNumber": 1, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    [sent] = _orch_bodies()
+    assert sent["BatchNumber"] == "WC-727" and len(sent["Lines"]) == 4 and "inputs" not in sent
+
+
+def test_post_order_duplicate_batch_is_looked_up_whatever_the_wording(runtime, ais, fixture_payload):
+    row_id = _ready_order(runtime, fixture_payload("order-727"))
+    responses.post(ORCH, status=500, json={"message": {"ServiceRequest: FR": {"errors": [
+        {"CODE": "078S", "TITLE": "Error: Record already exists"}]}}, "jde__status": "ERROR"})
     responses.post(BROWSE, json=_f0911(100077))
     result = _post(runtime, ais, row_id)
     assert (result.outcome, result.document_number) == ("already_posted", "100077")
     assert _row(runtime, row_id)["state"] == "posted"
 
 
-def test_post_order_validation_error_needs_attention_with_message(runtime, ais, fixture_payload):
+def test_post_order_rejected_account_needs_attention_with_jde_text_and_exception_id(runtime, ais, fixture_payload):
     row_id = _ready_order(runtime, fixture_payload("order-727"))
-    responses.post(ORCH, status=400, json={"message": {"errors": [{"DESC": "Account M30.4010 is not valid"}]},
-                                           "jde__status": "ERROR"})
+    responses.post(ORCH, status=500, json={
+        "message": {"ServiceRequest: FR_WOO_WriteF0911Z1": {"JAS Response": {"fs_P0911Z1_W0911Z1A": {"errors": [
+            {"CODE": "0002", "TITLE": "Error: Invalid Account Number", "DESC": "M30.4010 is not valid"}]}}}},
+        "exception": "Exception", "jde__status": "ERROR", "exceptionId": "6b0d2f3e-2c1a"})
+    responses.post(BROWSE, json=_f0911())                # looked up first: not there
     assert _post(runtime, ais, row_id).outcome == "needs_attention"
     row = _row(runtime, row_id)
-    assert row["state"] == "needs_attention" and "M30.4010 is not valid" in row["last_error"]
-    assert len([c for c in responses.calls if c.request.url == ORCH]) == 1
+    assert row["state"] == "needs_attention" and row["attempts"] == 1
+    assert "Invalid Account Number" in row["last_error"] and "6b0d2f3e-2c1a" in row["last_error"]
+    assert len(_orch_bodies()) == 1 and len([c for c in responses.calls if c.request.url == BROWSE]) == 1
 
 
-def test_post_order_lost_answer_is_looked_up_before_retry(runtime, ais, fixture_payload):
+@pytest.mark.parametrize("in_jde, outcome", [(True, "posted"), (False, "needs_attention")])
+def test_post_order_warning_is_looked_up(runtime, ais, fixture_payload, in_jde, outcome):
+    row_id = _ready_order(runtime, fixture_payload("order-727"))
+    responses.post(ORCH, json={"jde__status": "WARNING", "continuedOnError": [
+        {"step": "R09110Z", "message": "report request failed"}]})
+    responses.post(BROWSE, json=_f0911(*([100900] if in_jde else [])))
+    result = _post(runtime, ais, row_id)
+    assert result.outcome == outcome
+    row = _row(runtime, row_id)
+    assert row["state"] == outcome
+    assert row["document_number"] == ("100900" if in_jde else None)
+    if not in_jde:
+        assert "report request failed" in row["last_error"]
+
+
+def test_post_order_lost_answer_is_looked_up_and_waits_without_using_an_attempt(runtime, ais, fixture_payload):
     row_id = _ready_order(runtime, fixture_payload("order-727"))
     responses.post(ORCH, body=requests.ReadTimeout("read timed out"))
     responses.post(BROWSE, json=_f0911())                 # not there: it was not carried out
     result = _post(runtime, ais, row_id)
-    assert result.outcome == "retry" and result.retry_in is not None
-    assert _row(runtime, row_id)["state"] == "ready"
-    responses.replace(responses.POST, BROWSE, json=_f0911(100500))   # second attempt: it is there after all
+    assert result.outcome == "deferred" and result.retry_in is not None
+    row = _row(runtime, row_id)
+    assert (row["state"], row["attempts"]) == ("ready", 0)
+    responses.replace(responses.POST, BROWSE, json=_f0911(100500))   # next attempt: it is there after all
     assert _post(runtime, ais, row_id).outcome == "already_posted"
-    assert len([c for c in responses.calls if c.request.url == ORCH]) == 1
+    assert len(_orch_bodies()) == 1
+
+
+def test_post_order_unreachable_jde_uses_no_attempt_and_never_fails(runtime, ais, fixture_payload):
+    row_id = _ready_order(runtime, fixture_payload("order-727"))
+    responses.post(ORCH, body=requests.ConnectionError("refused"))
+    outcomes = {_post(runtime, ais, row_id, max_attempts=2).outcome for _ in range(5)}
+    assert outcomes == {"deferred"}
+    row = _row(runtime, row_id)
+    assert (row["state"], row["attempts"]) == ("ready", 0)
+
+
+def test_post_order_open_breaker_defers_without_claim_or_call(runtime, ais, fixture_payload):
+    from connector.jde.breaker import Breaker
+
+    row_id = _ready_order(runtime, fixture_payload("order-727"))
+    breaker = Breaker(runtime.redis, "test:breaker", threshold=1, probe_seconds=30)
+    breaker.record_outage("connection refused")
+    result = _post(runtime, ais, row_id, breaker=breaker)
+    assert result.outcome == "deferred" and 30 <= result.retry_in <= 60
+    row = _row(runtime, row_id)
+    assert (row["state"], row["attempts"]) == ("ready", 0) and not responses.calls
+    breaker.close()
+    responses.post(ORCH, json={"DocumentNumber": 5, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id, breaker=breaker).outcome == "posted"
+
+
+def test_post_order_transient_jde_error_counts_and_is_looked_up_next_time(runtime, ais, fixture_payload):
+    row_id = _ready_order(runtime, fixture_payload("order-727"))
+    responses.post(ORCH, status=500, json={"message": "BSFN timed out", "exception": "Exception"})
+    responses.post(BROWSE, json=_f0911())
+    assert _post(runtime, ais, row_id).outcome == "retry"
+    assert _row(runtime, row_id)["attempts"] == 1
+    lookups = len([c for c in responses.calls if c.request.url == BROWSE])
+    responses.replace(responses.POST, ORCH, json={"DocumentNumber": 6, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    assert len([c for c in responses.calls if c.request.url == BROWSE]) == lookups + 1   # looked up first
 
 
 def test_post_order_server_errors_retry_then_fail(runtime, ais, fixture_payload):

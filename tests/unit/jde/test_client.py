@@ -8,7 +8,8 @@ import requests
 import responses
 
 from connector.jde.client import DATASERVICE_PATH, ORCHESTRATOR_PATH, AisClient
-from connector.jde.errors import AisOutcomeUnknown, AisRejected, AisUnavailable
+from connector.jde.errors import (AisError, AisNotSent, AisOutcomeUnknown, AisRejected, AisTransient,
+                                  AisUnavailable, AisWarning)
 from connector.jde.session import TOKEN_PATH, AisLogin, AisSession
 
 BASE = "https://ais.example.com"
@@ -90,14 +91,59 @@ def test_orchestrate_connect_timeout_is_retried(client):
     assert ais.orchestrate("ORCH_WOO_PostJournalEntry", {})["DocumentNumber"] == 9
 
 
+@pytest.mark.parametrize("status, body, error", [
+    (500, {"message": {"ServiceRequest: X": {"errors": [{"CODE": "0002", "TITLE": "Error: Invalid Account"}]}},
+           "jde__status": "ERROR", "exceptionId": "e-1"}, AisRejected),
+    (500, {"message": "Server Failed to Process Request", "exception": "javax.ws.rs.WebApplicationException"},
+     AisTransient),
+    (500, {"message": "BSFN F0911FSEditLine timed out after 90 seconds"}, AisTransient),
+    (500, {"message": "Orchestration ORCH_WOO_PostJournalEntry was not found", "exception": "Exception"},
+     AisRejected),
+    (500, "<html><body>Internal Server Error</body></html>", AisOutcomeUnknown),
+    (502, "<html>Bad Gateway</html>", AisOutcomeUnknown),
+    (504, {"message": "Gateway Timeout"}, AisOutcomeUnknown),
+    (503, "<html>Service Unavailable</html>", AisNotSent),
+    (415, {"message": "Unsupported Media Type", "exception": "Exception"}, AisRejected),
+])
 @responses.activate
-def test_orchestrate_duplicate_batch_is_recognised(client):
+def test_orchestrate_answer_is_classified_by_body_not_status(client, status, body, error):
     ais, _ = client
-    responses.post(ORCH, status=400, json={"jde__simpleMessage": "Duplicate batch number WC-727: batch already "
-                                                                 "exists in F0911Z1", "jde__status": "ERROR"})
-    with pytest.raises(AisRejected) as caught:
+    if isinstance(body, str):
+        responses.post(ORCH, status=status, body=body, content_type="text/html")
+    else:
+        responses.post(ORCH, status=status, json=body)
+    with pytest.raises(AisError) as caught:
         ais.orchestrate("ORCH_WOO_PostJournalEntry", {})
-    assert caught.value.names_duplicate_batch("WC-727") and not caught.value.names_duplicate_batch("WC-72")
+    assert type(caught.value) is error
+    assert getattr(caught.value, "outage", False) == (error in (AisOutcomeUnknown, AisNotSent))
+
+
+@responses.activate
+def test_orchestrate_503_proxy_page_retried_as_never_sent(client):
+    ais, _ = client
+    responses.post(ORCH, status=503, body="<html>maintenance</html>", content_type="text/html")
+    responses.post(ORCH, json={"DocumentNumber": 11, "jde__status": "SUCCESS"})
+    assert ais.orchestrate("ORCH_WOO_PostJournalEntry", {})["DocumentNumber"] == 11
+    assert len(_orch_calls()) == 2
+
+
+@responses.activate
+def test_orchestrate_warning_200_is_not_success(client):
+    ais, _ = client
+    responses.post(ORCH, json={"jde__status": "WARNING", "continuedOnError": [{"step": "R09110Z",
+                                                                             "message": "report request failed"}]})
+    with pytest.raises(AisWarning) as caught:
+        ais.orchestrate("ORCH_WOO_PostJournalEntry", {})
+    assert "report request failed" in caught.value.text
+
+
+@responses.activate
+def test_orchestrate_403_token_invalid_relogs_and_retries_once(client):
+    ais, _ = client
+    responses.post(ORCH, status=403, json={"message": "Token is Invalid", "exception": "java.lang.Exception"})
+    responses.post(ORCH, json={"DocumentNumber": 8})
+    assert ais.orchestrate("ORCH_WOO_PostJournalEntry", {})["DocumentNumber"] == 8
+    assert [c.request.headers["jde-AIS-Auth"] for c in _orch_calls()] == ["tok-1", "tok-2"]
 
 
 def _page(rows, more, rid="r1"):
