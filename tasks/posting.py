@@ -79,6 +79,8 @@ def sync_customer(customer_id: int):
 @app.task(name="refresh_ais_token")
 def refresh_ais_token():
     """Touch the shared AIS token before it idles out; log in again if it is invalid."""
+    if not runtime.breaker.allow():
+        return {"token": "not touched: JDE is unreachable (watch_ais probes it)"}
     return {"token": runtime.ais_session.keep_alive()}
 
 

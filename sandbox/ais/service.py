@@ -181,7 +181,7 @@ class AisService:
             self._counts["logouts"] += 1
             session = self._authenticate(request, bind=False, touch=False)
             self._tokens.logout(session.token)
-        return Reply(200, {})
+        return Reply(200, {"status": "Success"})   # as Oracle documents (logout.json)
 
     def _authenticate(self, request: Request, *, token: str | None = None, bind: bool = True,
                       touch: bool = True, may_403: bool = False):

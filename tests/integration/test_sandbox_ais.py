@@ -225,7 +225,7 @@ def test_logout_token_is_invalid_afterwards(ais, auth):
     """After logout the token answers 444 everywhere."""
     token = auth["jde-AIS-Auth"]
     response = _post(ais, "/jderest/v2/tokenrequest/logout", {"token": token}, {})
-    assert response.status_code == 200 and response.json() == {}
+    assert response.status_code == 200 and response.json() == {"status": "Success"}
     _assert_error_body(_post(ais, "/jderest/v2/tokenrequest/validate", {"token": token}, {}), 444)
     _assert_error_body(_post(ais, JE, _entry(), auth), 444)
     assert ais.f0911_rows() == [] and ais.stats()["logouts"] == 1

@@ -185,6 +185,18 @@ def test_receive_postgres_down_gets_503(runtime, fixture_payload):
 def test_readyz_ready_when_postgres_and_broker_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 200 and response.json["checks"] == {"postgres": True, "broker": True}
+    assert response.json["jde"] == "reachable"
+
+
+def test_readyz_says_jde_unreachable_but_stays_ready(client, runtime):
+    runtime.redis.flushdb()
+    for _ in range(runtime.settings.breaker_threshold):
+        runtime.breaker.record_outage("AIS answered 503")
+    response = client.get("/readyz")
+    # Webhooks are still taken and kept while JDE is down: ready, with the detail.
+    assert response.status_code == 200
+    assert response.json["jde"].startswith("unreachable since ") and "503" in response.json["jde"]
+    runtime.breaker.close()
 
 
 def test_metrics_counts_webhook_outcomes(client, clean_db):
