@@ -21,6 +21,7 @@ bench: $(STAMP)  ## benchmarks; each prints its ratio against a baseline measure
 	$(PY) -m bench.ingest
 	$(PY) -m bench.e2e
 	$(PY) -m bench.reconcile
+	$(PY) -m bench.outage
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
