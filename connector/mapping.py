@@ -1,4 +1,4 @@
-"""The mapping file (connector.toml, DESIGN §9): which JDE company, cost center and
+"""The mapping file (connector.toml, docs/design.md §9): which JDE company, cost center and
 accounts a WooCommerce order lands on.
 
 It is loaded once at start-up and validated whole: a file that does not parse, lacks a
@@ -6,6 +6,7 @@ key, or cannot map a payment method stops the process with a message naming the 
 """
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from urllib.parse import urlsplit
@@ -21,6 +22,27 @@ _CURRENCY_PLACES = {
 }
 
 DEFAULT_POSTING_STATUSES = ("processing", "completed")
+# The order statuses WooCommerce itself has (wc_get_order_statuses(), REST names without "wc-").
+WOO_ORDER_STATUSES = frozenset({"pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
+                                "trash", "checkout-draft"})
+
+# ISO 4217 active codes: a currency is one of these, in upper case, as WooCommerce sends it.
+ISO_4217 = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF
+CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL
+HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL
+MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON
+RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS
+UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split())
+
+# Every key the file may have (the contract); anything else is a typo to stop on.
+_KNOWN_KEYS = {
+    "": {"store", "posting", "accounts", "orchestrations"},
+    "store": {"source", "company", "business_unit", "currency", "timezone"},
+    "posting": {"statuses", "document_type"},
+    "accounts": {"revenue", "shipping", "fees", "tax_payable", "rounding", "clearing"},
+    "orchestrations": {"post_journal_entry", "add_customer", "reference_column", "input_format", "date_format"},
+}
 
 # An account is Object or Object.Subsidiary (the business unit is prefixed later).
 _ACCOUNT = re.compile(r"^[A-Za-z0-9]{1,6}(\.[A-Za-z0-9]{1,8})?$")
@@ -106,11 +128,41 @@ def same_store(a: str, b: str) -> bool:
 
 
 class _Reader:
-    def __init__(self, data: dict, path: Path):
-        self.data, self.path = data, path
+    def __init__(self, data: dict, path: Path, text: str = ""):
+        self.data, self.path, self.lines = data, path, text.splitlines()
 
     def fail(self, key: str, problem: str):
-        raise MappingError(f"{self.path}: [{key}] {problem}")
+        line = self.line_of(key)
+        where = f"{self.path}:{line}" if line else f"{self.path}"
+        raise MappingError(f"{where}: [{key}] {problem}")
+
+    def line_of(self, key: str) -> int | None:
+        """The line that sets `key` (table.key), found in the text: tomllib keeps no positions."""
+        table, _, name = key.rpartition(".")
+        current = ""
+        for number, raw in enumerate(self.lines, start=1):
+            line = raw.strip()
+            header = re.fullmatch(r"\[\s*([^\]]+?)\s*\]", line)
+            if header:
+                current = header.group(1).replace(" ", "")
+                if current == key:
+                    return number
+                continue
+            if current == table and re.match(rf"^\"?{re.escape(name)}\"?\s*=", line):
+                return number
+        return None
+
+    def unknown_keys(self) -> None:
+        for table, known in _KNOWN_KEYS.items():
+            section = self.data if not table else self.data.get(table)
+            if not isinstance(section, dict):
+                continue
+            for name in section:
+                if name not in known:
+                    key = f"{table}.{name}" if table else name
+                    close = difflib.get_close_matches(name, known, n=1)
+                    self.fail(key, "is not a key of the mapping file" + (f": did you mean {close[0]!r}?" if close
+                                                                         else f" (known: {', '.join(sorted(known))})"))
 
     def table(self, key: str) -> dict:
         value = self.data
@@ -150,16 +202,18 @@ def parse_mapping(text: str, path: Path = Path("connector.toml")) -> Mapping:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{path}: does not parse: {exc}") from None
-    r = _Reader(data, path)
+    r = _Reader(data, path, text)
+    r.unknown_keys()
 
     tz_name = r.text("store", "timezone")
     try:
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
         r.fail("store.timezone", f"{tz_name!r} is not an IANA time zone")
-    currency = r.text("store", "currency").upper()
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        r.fail("store.currency", f"{currency!r} is not an ISO 4217 code")
+    currency = r.text("store", "currency")
+    if currency not in ISO_4217:
+        hint = f": write {currency.upper()!r}" if currency.upper() in ISO_4217 else ""
+        r.fail("store.currency", f"{currency!r} is not an ISO 4217 currency code in upper case{hint}")
     store = StoreMapping(
         source=normalise_source(r.text("store", "source")),
         company=r.text("store", "company"),
@@ -168,16 +222,22 @@ def parse_mapping(text: str, path: Path = Path("connector.toml")) -> Mapping:
         timezone=tz,
     )
 
-    # [posting] and [orchestrations] have the defaults of DESIGN §6/§8; the store and
+    # [posting] and [orchestrations] have the defaults of docs/design.md §6/§8; the store and
     # its accounts have none, since a guess there would book revenue to the wrong place.
     statuses = (data.get("posting") or {}).get("statuses", list(DEFAULT_POSTING_STATUSES))
     if not isinstance(statuses, list) or not statuses or not all(isinstance(s, str) and s for s in statuses):
         r.fail("posting.statuses", "must be a non-empty list of WooCommerce order statuses")
+    for status in statuses:
+        if status not in WOO_ORDER_STATUSES:
+            close = difflib.get_close_matches(status, WOO_ORDER_STATUSES, n=1)
+            r.fail("posting.statuses", f"{status!r} is not a WooCommerce order status"
+                   + (f": did you mean {close[0]!r}?" if close else
+                      f" ({', '.join(sorted(WOO_ORDER_STATUSES))})"))
     posting = PostingRules(frozenset(statuses), r.text("posting", "document_type", "JE"))
 
     clearing_table = r.table("accounts.clearing")
     if "default" not in clearing_table:
-        # Without a default an unknown payment method could not be posted; DESIGN §9
+        # Without a default an unknown payment method could not be posted; docs/design.md §9
         # wants that found at start-up, not on the first such order.
         r.fail("accounts.clearing.default", "is missing: every payment method needs a clearing account")
     clearing = {m: r.account("accounts.clearing", m, v) for m, v in clearing_table.items()}

@@ -1,4 +1,4 @@
-"""Journal-entry rules (DESIGN §8/§9)."""
+"""Journal-entry rules (docs/design.md §8/§9)."""
 import copy
 from datetime import date
 from decimal import Decimal

@@ -81,3 +81,20 @@ def test_same_store_ignores_scheme_www_and_case(a, b, same):
     from connector.mapping import same_store
 
     assert same_store(a, b) is same
+
+
+@pytest.mark.parametrize("change, key, words", [
+    (('reference_column = "VINV"', 'refrence_column = "VINV"'), "orchestrations.refrence_column",
+     "did you mean 'reference_column'"),
+    (('statuses = ["processing", "completed"]', 'statuses = ["processing", "complete"]'), "posting.statuses",
+     "did you mean 'completed'"),
+    (('currency = "USD"', 'currency = "usd"'), "store.currency", "write 'USD'"),
+    (('currency = "USD"', 'currency = "XYZ"'), "store.currency", "not an ISO 4217"),
+    (('[orchestrations]', '[orchestration]'), "orchestration", "did you mean 'orchestrations'"),
+])
+def test_parse_mapping_typo_is_an_error_naming_key_and_line(change, key, words):
+    text = EXAMPLE.replace(*change)
+    line = next(n for n, l in enumerate(text.splitlines(), 1) if change[1] in l)
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(text)
+    assert f"connector.toml:{line}: [{key}]" in str(caught.value) and words in str(caught.value)

@@ -1,4 +1,4 @@
-"""Reversing entries for refunds and cancellations after posting (DESIGN §8)."""
+"""Reversing entries for refunds and cancellations after posting (docs/design.md §8)."""
 from decimal import Decimal
 from pathlib import Path
 
