@@ -170,8 +170,11 @@ def mapped_accounts(mapping) -> dict[str, str]:
     """{"BU.Obj.Sub": the mapping key that names it} for every account the mapping can post to."""
     accounts = mapping.accounts
     named = {f"accounts.{key}": getattr(accounts, key) for key in ("revenue", "shipping", "fees", "tax_payable",
-                                                                  "rounding")}
-    named.update({f"accounts.clearing.{method}": account for method, account in accounts.clearing.items()})
+                                                                  "rounding", "discounts", "payment_fees",
+                                                                  "gift_cards", "refunds_payable")
+             if getattr(accounts, key) is not None}
+    for table in ("clearing", "tax", "revenue_by_category"):
+        named.update({f"accounts.{table}.{name}": account for name, account in getattr(accounts, table).items()})
     found: dict[str, str] = {}
     for key, account in named.items():
         found.setdefault(mapping.account_number(account), key)

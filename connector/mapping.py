@@ -10,7 +10,7 @@ import difflib
 import re
 import tomllib
 from urllib.parse import urlsplit
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -39,8 +39,9 @@ UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL""".split())
 _KNOWN_KEYS = {
     "": {"store", "posting", "accounts", "orchestrations"},
     "store": {"source", "company", "business_unit", "currency", "timezone"},
-    "posting": {"statuses", "document_type"},
-    "accounts": {"revenue", "shipping", "fees", "tax_payable", "rounding", "clearing"},
+    "posting": {"statuses", "document_type", "discounts", "foreign_currency", "fee_meta"},
+    "accounts": {"revenue", "shipping", "fees", "tax_payable", "rounding", "clearing", "tax", "discounts",
+                 "revenue_by_category", "payment_fees", "gift_cards", "refunds_payable"},
     "orchestrations": {"post_journal_entry", "add_customer", "reference_column", "input_format", "date_format"},
 }
 
@@ -65,22 +66,51 @@ class StoreMapping:
     timezone: ZoneInfo
 
 
+DISCOUNT_MODES = ("net", "gross")
+FOREIGN_CURRENCY_MODES = ("refuse", "transaction")
+# The order meta key holding a gateway's fee, by payment method (docs/ledger.md lists the
+# gateways' own keys); `[posting.fee_meta]` replaces it.
+DEFAULT_FEE_META = {"stripe": "_stripe_fee"}
+
+
 @dataclass(frozen=True)
 class PostingRules:
     statuses: frozenset[str]
     document_type: str
+    discounts: str = "net"
+    foreign_currency: str = "refuse"
+    fee_meta: dict = field(default_factory=lambda: dict(DEFAULT_FEE_META))
+
+
+@dataclass(frozen=True)
+class Account:
+    """`Obj` or `Obj.Sub`, posted to the store's business unit unless it names its own (a cost center)."""
+    account: str
+    business_unit: str | None = None
+
+    def number(self, default_business_unit: str) -> str:
+        return f"{self.business_unit or default_business_unit}.{self.account}"
+
+    def __str__(self):
+        return self.account if self.business_unit is None else f"{self.business_unit}.{self.account}"
 
 
 @dataclass(frozen=True)
 class Accounts:
-    revenue: str
-    shipping: str
-    fees: str
-    tax_payable: str
-    rounding: str
-    clearing: dict[str, str]
+    revenue: Account
+    shipping: Account
+    fees: Account
+    tax_payable: Account
+    rounding: Account
+    clearing: dict[str, Account]
+    tax: dict[str, Account] = field(default_factory=dict)          # rate code or rate id → account
+    revenue_by_category: dict[str, Account] = field(default_factory=dict)   # in the file's order
+    discounts: Account | None = None
+    payment_fees: Account | None = None
+    gift_cards: Account | None = None
+    refunds_payable: Account | None = None
 
-    def clearing_for(self, payment_method: str | None) -> str | None:
+    def clearing_for(self, payment_method: str | None) -> Account | None:
         """Clearing account of a payment method; the `default` entry catches the rest."""
         return self.clearing.get(payment_method or "", self.clearing.get("default"))
 
@@ -108,8 +138,10 @@ class Mapping:
     accounts: Accounts
     orchestrations: Orchestrations
 
-    def account_number(self, account: str) -> str:
+    def account_number(self, account: "Account | str") -> str:
         """`BU.Object.Sub` as JDE's AccountNumber input wants it."""
+        if isinstance(account, Account):
+            return account.number(self.store.business_unit)
         return f"{self.store.business_unit}.{account}"
 
 
@@ -190,11 +222,43 @@ class _Reader:
             self.fail(f"{table}.{key}", f"{value!r} is not one of {', '.join(repr(c) for c in choices)}")
         return value
 
-    def account(self, table: str, key: str, value=None) -> str:
-        value = self.text(table, key) if value is None else value
-        if not isinstance(value, str) or not _ACCOUNT.match(value):
-            self.fail(f"{table}.{key}", f"{value!r} is not an Object or Object.Subsidiary account")
-        return value
+    def account(self, table: str, key: str, value=None) -> Account:
+        """`"Obj"`, `"Obj.Sub"`, or `{ business_unit = "M40", account = "4020" }`."""
+        if value is None:
+            section = self.table(table)
+            if key not in section:
+                self.fail(f"{table}.{key}", "is missing")
+            value = section[key]
+        name = f"{table}.{key}"
+        if isinstance(value, dict):
+            extra = set(value) - {"business_unit", "account"}
+            if extra:
+                self.fail(name, f"an account table has `business_unit` and `account`, not {', '.join(sorted(extra))}")
+            unit, number = value.get("business_unit"), value.get("account")
+            if not isinstance(unit, str) or not unit.strip() or len(unit.strip()) > 12:
+                self.fail(name, "business_unit must be a business unit of at most 12 characters")
+            if not isinstance(number, str) or not _ACCOUNT.match(number.strip()):
+                self.fail(name, f"account {number!r} is not an Object or Object.Subsidiary account")
+            return Account(number.strip(), unit.strip())
+        if not isinstance(value, str) or not _ACCOUNT.match(value.strip()):
+            self.fail(name, f"{value!r} is not an Object or Object.Subsidiary account (or a table with "
+                            "business_unit and account)")
+        return Account(value.strip())
+
+    def optional_account(self, table: str, key: str) -> Account | None:
+        section = self.data.get(table.split(".")[0]) or {}
+        return self.account(table, key, section[key]) if key in section else None
+
+    def account_table(self, key: str) -> dict[str, Account]:
+        """An optional table of name → account, in the file's order."""
+        section = self.data
+        for part in key.split("."):
+            section = section.get(part) if isinstance(section, dict) else None
+        if section is None:
+            return {}
+        if not isinstance(section, dict):
+            self.fail(key, "must be a table")
+        return {str(name): self.account(key, str(name), value) for name, value in section.items()}
 
 
 def parse_mapping(text: str, path: Path = Path("connector.toml")) -> Mapping:
@@ -233,7 +297,13 @@ def parse_mapping(text: str, path: Path = Path("connector.toml")) -> Mapping:
             r.fail("posting.statuses", f"{status!r} is not a WooCommerce order status"
                    + (f": did you mean {close[0]!r}?" if close else
                       f" ({', '.join(sorted(WOO_ORDER_STATUSES))})"))
-    posting = PostingRules(frozenset(statuses), r.text("posting", "document_type", "JE"))
+    fee_meta = (data.get("posting") or {}).get("fee_meta", DEFAULT_FEE_META)
+    if not isinstance(fee_meta, dict) or not all(isinstance(v, str) and v.strip() for v in fee_meta.values()):
+        r.fail("posting.fee_meta", "must be a table of payment method = \"order meta key\"")
+    posting = PostingRules(frozenset(statuses), r.text("posting", "document_type", "JE"),
+                           discounts=r.choice("posting", "discounts", DISCOUNT_MODES, "net"),
+                           foreign_currency=r.choice("posting", "foreign_currency", FOREIGN_CURRENCY_MODES, "refuse"),
+                           fee_meta={str(k): v.strip() for k, v in fee_meta.items()})
 
     clearing_table = r.table("accounts.clearing")
     if "default" not in clearing_table:
@@ -244,7 +314,14 @@ def parse_mapping(text: str, path: Path = Path("connector.toml")) -> Mapping:
     accounts = Accounts(
         **{k: r.account("accounts", k) for k in ("revenue", "shipping", "fees", "tax_payable", "rounding")},
         clearing=clearing,
+        tax=r.account_table("accounts.tax"),
+        revenue_by_category=r.account_table("accounts.revenue_by_category"),
+        **{k: r.optional_account("accounts", k) for k in ("discounts", "payment_fees", "gift_cards",
+                                                            "refunds_payable")},
     )
+
+    if posting.discounts == "gross" and accounts.discounts is None:
+        r.fail("accounts.discounts", "is missing: [posting] discounts = \"gross\" debits the discounts given to it")
 
     orchestrations = Orchestrations(
         post_journal_entry=r.text("orchestrations", "post_journal_entry", "ORCH_WOO_PostJournalEntry"),

@@ -14,6 +14,7 @@ from connector.store import deliveries as delivery_rows
 HANDLED_TOPICS = frozenset({
     "order.created", "order.updated", "order.deleted", "order.restored",
     "customer.created", "customer.updated", "customer.deleted",
+    "product.created", "product.updated",
 })
 
 

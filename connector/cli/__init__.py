@@ -41,13 +41,14 @@ def main(debug):
 def _register() -> None:
     from connector.cli.check import check
     from connector.cli.credentials import credentials
+    from connector.cli.ledger import ledger
     from connector.cli.operations import orders, poll, reconcile, replay, requeue, status
     from connector.cli.sandbox import sandbox
     from connector.cli.services import db, run, services
     from connector.cli.woo import woo
 
-    for command in (db, services, run, status, check, sandbox, credentials, woo, orders, poll, reconcile, replay,
-                    requeue):
+    for command in (db, services, run, status, check, sandbox, credentials, woo, ledger, orders, poll, reconcile,
+                    replay, requeue):
         main.add_command(command)
 
 

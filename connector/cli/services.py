@@ -47,7 +47,7 @@ def db_reset(sandbox_only):
                 fail(f"refusing: this database holds postings made to {ledger_target.describe(stored)}, not the "
                      "sandbox's; they are the books' evidence.")
             # TRUNCATE, not DELETE: the audit log refuses row deletes by design.
-            cur.execute("TRUNCATE deliveries, orders, journal_entries, customers, audit_log, sync_state, "
+            cur.execute("TRUNCATE deliveries, orders, journal_entries, customers, products, audit_log, sync_state, "
                         "reconciliation_runs, reconciliation_items RESTART IDENTITY CASCADE")
     finally:
         database.close()

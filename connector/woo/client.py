@@ -71,6 +71,13 @@ class WooClient:
             raise WooError(f"{self.base}{path} answered something other than a list")
         return value
 
+    def product(self, product_id: int) -> dict:
+        """`GET /products/{id}` (the categories of a line item's product)."""
+        value = self._get(f"{PRODUCTS_PATH}/{int(product_id)}", {}).json()
+        if not isinstance(value, dict):
+            raise WooError(f"{self.base}{PRODUCTS_PATH}/{product_id} answered something other than a product")
+        return value
+
     def webhooks(self) -> list[dict]:
         """Every webhook of the store (all statuses), newest first."""
         found, page = [], 1

@@ -210,14 +210,33 @@ def list_refunds(store: WooStore, request: Request, order_id: str) -> Reply:
 
 # -- products ---------------------------------------------------------------------------
 
+# The demo catalogue's categories (id, name, slug), as a shop's product categories.
+CATEGORIES = {"music": (16, "Music"), "clothing": (17, "Clothing"), "accessories": (18, "Accessories"),
+              "posters": (19, "Posters"), "decor": (20, "Decor")}
+PRODUCT_CATEGORIES = {93: ["music"], 60: ["music"], 22: ["posters", "decor"], 31: ["decor"], 40: ["clothing"],
+                      41: ["clothing", "accessories"], 57: ["accessories"]}
+
+
+def _product(product_id: int, name: str, price) -> dict:
+    return {"id": product_id, "name": name, "slug": name.lower().replace(" ", "-"), "type": "simple",
+            "status": "publish", "price": str(price), "regular_price": str(price), "sale_price": "",
+            "sku": f"SKU-{product_id}", "parent_id": 0, "date_modified_gmt": "2026-11-01T00:00:00",
+            "categories": [{"id": CATEGORIES[slug][0], "name": CATEGORIES[slug][1], "slug": slug}
+                           for slug in PRODUCT_CATEGORIES.get(product_id, [])]
+            or [{"id": 15, "name": "Uncategorized", "slug": "uncategorized"}]}
+
+
 def list_products(store: WooStore, request: Request) -> Reply:
     """The demo catalogue (the products the generated orders sell), as `GET /products` lists them."""
-    products = [{"id": product_id, "name": name, "slug": name.lower().replace(" ", "-"), "type": "simple",
-                 "status": "publish", "price": str(price), "regular_price": str(price), "sale_price": "",
-                 "sku": f"SKU-{product_id}", "categories": [{"id": 15, "name": "Uncategorized",
-                                                             "slug": "uncategorized"}]}
-                for product_id, name, price in PRODUCTS]
+    products = [_product(*product) for product in PRODUCTS]
     return _page(request, sorted(products, key=lambda p: p["id"], reverse=True), "/wc/v3/products", strict=False)
+
+
+def get_product(store: WooStore, request: Request, product_id: str) -> Reply:
+    found = next((p for p in PRODUCTS if p[0] == int(product_id)), None)
+    if found is None:
+        return Reply(404, catalog.error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404))
+    return Reply(200, _product(*found))
 
 
 # -- customers --------------------------------------------------------------------------
@@ -395,6 +414,7 @@ ROUTES = [
     (r"/wp-json/wc/v3/orders/(?P<order_id>\d+)", {"GET": (get_order, "view")}),
     (r"/wp-json/wc/v3/orders/(?P<order_id>\d+)/refunds", {"GET": (list_refunds, "list")}),
     (r"/wp-json/wc/v3/products", {"GET": (list_products, "list")}),
+    (r"/wp-json/wc/v3/products/(?P<product_id>\d+)", {"GET": (get_product, "view")}),
     (r"/wp-json/wc/v3/customers", {"GET": (list_customers, "list")}),
     (r"/wp-json/wc/v3/customers/(?P<customer_id>\d+)", {"GET": (get_customer, "view")}),
     (r"/wp-json/wc/v3/webhooks", {"GET": (list_webhooks, "list"), "POST": (create_webhook, "create")}),
