@@ -1,4 +1,4 @@
-"""The beat schedule (DESIGN §2). A plain dict, loaded by path from tasks/celery.py.
+"""The beat schedule (docs/design.md §2). A plain dict, loaded by path from tasks/celery.py.
 
 Beat keeps its state file under var/ (never `celerybeat-schedule` in the project root).
 Intervals are seconds; the CONNECTOR_*_SECONDS variables change them (tests, demos).
@@ -22,6 +22,8 @@ beat_schedule = {
                           "schedule": _seconds("CONNECTOR_TOKEN_REFRESH_SECONDS", 600)},
     # While JDE is unreachable: probe it, and send the waiting orders the moment it answers.
     "watch_ais": {"task": "watch_ais", "schedule": _seconds("CONNECTOR_PROBE_SECONDS", 30)},
+    # Keep the shop's webhooks registered and active (needs CONNECTOR_PUBLIC_URL).
+    "ensure_webhooks": {"task": "ensure_webhooks", "schedule": _seconds("CONNECTOR_WEBHOOKS_SECONDS", 900)},
     # The polling bridge: orders whose webhook never arrived.
     "poll_woocommerce": {"task": "poll_woocommerce", "schedule": _seconds("CONNECTOR_POLL_SECONDS", 300)},
     # Reconcile the recent days of the GL often, and the whole previous month every night.

@@ -27,3 +27,7 @@ class AuditTrail:
         audit.record(cur, subject_type=self.subject_type, subject_id=self.subject_id,
                      action="order.state", outcome=new, detail=detail,
                      request={"from": old} if old else None)
+
+    def note(self, cur, action: str, detail: str) -> None:
+        """A fact of the story that is neither a state change nor an AIS call."""
+        audit.record(cur, subject_type=self.subject_type, subject_id=self.subject_id, action=action, detail=detail)

@@ -1,6 +1,6 @@
 """Process settings, read from the environment (and a `.env` file when present).
 
-The names are the external contract of DESIGN §4. Everything that is a secret is
+The names are the external contract of docs/design.md §4. Everything that is a secret is
 kept out of `repr()` so that a settings object can never leak into a log line.
 """
 from __future__ import annotations
@@ -47,6 +47,11 @@ class Settings:
     # one probe asks whether JDE answers again.
     breaker_threshold: int = 3
     probe_seconds: float = 30.0
+    # The receiver's public base URL (webhook registration), the address AIS sees this
+    # machine as (allow-lists), and whether the embedded services may serve real systems.
+    public_url: str | None = None
+    egress_ip: str | None = None
+    embedded_allowed: bool = False
 
     @property
     def sandbox(self) -> bool:
@@ -85,4 +90,7 @@ def load_settings(environ: dict | None = None, *, dotenv: bool = True) -> Settin
         retry_base_seconds=float(get("CONNECTOR_RETRY_BASE_SECONDS") or 2.0),
         breaker_threshold=int(get("CONNECTOR_BREAKER_THRESHOLD") or 3),
         probe_seconds=float(get("CONNECTOR_PROBE_SECONDS") or 30.0),
+        public_url=(get("CONNECTOR_PUBLIC_URL") or "").strip().rstrip("/") or None,
+        egress_ip=(get("CONNECTOR_EGRESS_IP") or "").strip() or None,
+        embedded_allowed=(get("CONNECTOR_EMBEDDED") or "").strip().lower() in ("1", "true", "yes", "on"),
     )

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector import refunds
+from connector.ledger import reversals as refunds
 from connector.store import audit, journal_entries
 from connector.store import customers as customer_rows
 from connector.store import deliveries as delivery_rows
 from connector.store import orders as order_rows
-from connector.woo.schemas import PayloadError, decode_json, load_customer, load_deleted, load_order
+from connector.store import products as product_rows
+from connector.woo.schemas import PayloadError, decode_json, load_customer, load_deleted, load_order, load_product
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ def _apply(cur, row, document, posting_statuses) -> Processed:
         mark = order_rows.mark_deleted if resource == "order" else customer_rows.mark_deleted
         found = mark(cur, source=source, woo_id=woo_id, delivery_id=delivery_id)
         return Processed(delivery_id, topic, "deleted" if found else "unknown_resource", woo_id)
+    if resource == "product":
+        product = load_product(document)
+        stored = product_rows.upsert(cur, source=source, product=product)
+        return Processed(delivery_id, topic, "applied" if stored else "stale", product["id"])
     if resource == "order":
         order = load_order(document)
         stored = order_rows.upsert(

@@ -109,6 +109,7 @@ def resolve_urls(settings) -> ServiceUrls:
     if database_url and redis_url:
         return ServiceUrls(database_url=database_url, redis_url=redis_url)
 
+    refuse_for_real_systems(settings)
     recorded = _read_services(Path(settings.var_dir).resolve())
     missing = []
     if not database_url:
@@ -152,6 +153,56 @@ def redis_answers(url: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
+# real systems
+
+
+def refuse_for_real_systems(settings) -> None:
+    """With a real JDE configured, the embedded services are refused unless asked for: on a
+    platform's ephemeral disk they would lose the books' evidence (which orders are posted,
+    the audit trail) at the next restart."""
+    if not settings.sandbox and not settings.embedded_allowed:
+        missing = " and ".join(name for name, value in (("DATABASE_URL", settings.database_url),
+                                                       ("REDIS_URL", settings.redis_url)) if not value)
+        raise ServicesNotRunning(
+            f"AIS_BASE_URL names a real JDE server but {missing} {'is' if ' and ' not in missing else 'are'} not set: "
+            "the connector's records must live in a Postgres and Redis that outlast this machine. Set "
+            f"{missing}, or CONNECTOR_EMBEDDED=1 to use the embedded ones under var/ anyway.")
+
+
+# -- the sandbox of a running `connector run`, for commands run from a second terminal ----------
+
+SANDBOX_FILE = "sandbox.json"
+
+
+def record_sandbox(var_dir: Path, urls: dict) -> None:
+    """Where `connector run`'s sandbox servers listen, for other commands of this checkout."""
+    var_dir = Path(var_dir)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / SANDBOX_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": os.getpid(), **urls}))
+    os.replace(tmp, path)
+
+
+def forget_sandbox(var_dir: Path) -> None:
+    path = Path(var_dir) / SANDBOX_FILE
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def recorded_sandbox(var_dir: Path) -> dict:
+    """The URLs a live `connector run` recorded; {} when none (or its process is gone)."""
+    try:
+        record = json.loads((Path(var_dir) / SANDBOX_FILE).read_text())
+        os.kill(int(record["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return record
+
+
 # services.json
 
 

@@ -65,13 +65,18 @@ def _utc(text: str) -> datetime:
 
 
 def poll_orders(db, woo, *, source: str, posting_statuses, lease_seconds: int,
-                now: datetime | None = None, on_page=None) -> PollResult:
-    """One poll cycle over every page; returns what it stored and which orders became ready."""
+                now: datetime | None = None, on_page=None, since: datetime | None = None) -> PollResult:
+    """One poll cycle over every page; returns what it stored and which orders became ready.
+
+    `since` reaches further back than the watermark (the time a webhook was disabled); the
+    watermark itself never moves back.
+    """
     now = now or datetime.now(timezone.utc)
     key = watermark_key(source)
     with db.transaction() as cur:
         mark = sync_state.get(cur, key)
-    since = (datetime.fromisoformat(mark["at"]) - OVERLAP) if mark else now - FIRST_LOOKBACK
+    start = (datetime.fromisoformat(mark["at"]) - OVERLAP) if mark else now - FIRST_LOOKBACK
+    since = min(start, since - OVERLAP) if since is not None else start
     result = PollResult(watermark=mark["at"] if mark else None)
     page = 1
     while True:

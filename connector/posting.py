@@ -24,12 +24,14 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
-from connector import address_book, ledger, refunds
+from connector import address_book, ledger
+from connector.ledger import reversals as refunds
 from connector.audit_trail import AuditTrail
 from connector.jde import dates, inputs
 from connector.jde.errors import AisError, AisRejected, AisUnavailable, AisWarning
 from connector.store import journal_entries
 from connector.store import orders as order_rows
+from connector.store import products as product_rows
 from connector.woo.schemas import PayloadError, load_order
 
 MAX_ATTEMPTS = 8
@@ -46,6 +48,7 @@ class PostingResult:
     retry_in: float | None = None
     error: str | None = None
     batch_number: str | None = None
+    product_ids: tuple[int, ...] = ()     # needs_products: fetch these, then post again
 
 
 def retry_delay(attempt: int, base: float = 2.0) -> float:
@@ -173,7 +176,11 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
             if sale is not None and sale["state"] == "posted":
                 sale_lines, sale_document = _stored_lines(sale), sale["document_number"]
             else:
-                entry = ledger.journal_entry(document, mapping)
+                categories = None
+                if mapping.accounts.revenue_by_category:
+                    categories = product_rows.categories_of(cur, source=order["source"], woo_ids=[
+                        item["product_id"] for item in document["line_items"]])
+                entry = ledger.journal_entry(document, mapping, categories)
                 journal_entries.save_pending(cur, order_id=order_id, entry=entry)
                 pending.append(("sale", entry))
                 sale_lines = [(line.account_number, line.amount) for line in entry.lines]
@@ -183,6 +190,14 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
                 entry = refunds.reversing_entry(reversal, sale_lines, document, mapping)
                 journal_entries.save_pending(cur, order_id=order_id, entry=entry, kind=reversal.kind)
                 pending.append((reversal.kind, entry))
+        except ledger.NothingToPost as exc:
+            # A 100%-coupon order and the like: nothing owed, nothing to post — said in the audit log.
+            trail.note(cur, "order.nothing_to_post", str(exc))
+            return finish("posted", outcome="nothing_to_post", cur=cur)
+        except ledger.ProductsUnknown as exc:
+            order_rows.release_for_retry(cur, order_id, error=f"waiting for product categories: {exc}",
+                                         delay_seconds=0, lease_seconds=lease_seconds, counted=False)
+            return PostingResult(order_id, "needs_products", error=str(exc), product_ids=tuple(exc.product_ids))
         except (ledger.NotPostable, PayloadError) as exc:
             return finish("needs_attention", error=str(exc), cur=cur)
         address_number = address_book.known_address_number(cur, source=order["source"], order=document)

@@ -54,6 +54,35 @@ class Runtime:
                         environment=creds.environment or "", role=creds.role or "",
                         device_name=creds.device_name or self.settings.ais_device_name)
 
+    def jde_target(self) -> dict:
+        """Which JDE this process posts to: the sandbox, or a real server and environment."""
+        from connector.vault import effective_ais, load_credentials
+
+        with self.db.transaction() as cur:
+            creds = effective_ais(self.settings, load_credentials(cur, self.vault, "ais"))
+        if not creds.base_url:
+            return {"kind": "sandbox"}
+        return {"kind": "jde", "url": creds.base_url.rstrip("/"), "environment": creds.environment or ""}
+
+    def check_jde_target(self) -> None:
+        """Start-up: refuse a database whose postings were made to another JDE (ledger_target.py)."""
+        from connector import ledger_target
+
+        try:
+            target = self.jde_target()
+            with self.db.transaction() as cur:
+                ledger_target.check(cur, target)
+        finally:
+            # A worker checks in its parent before forking its pool: no connection may be
+            # inherited by the children, who would share it.
+            self.close_connections()
+
+    def close_connections(self) -> None:
+        """Close the pool; the next use opens a new one (in this process)."""
+        database = self.__dict__.pop("db", None)
+        if database is not None:
+            database.close()
+
     @cached_property
     def ais_session(self):
         """One per process: it keeps the in-process copy of the shared token."""
@@ -93,7 +122,7 @@ class Runtime:
         with self.db.transaction() as cur:
             stored = load_credentials(cur, self.vault, "woo")
         creds = effective_woo(self.settings, stored)
-        url = creds.store_url or _sandbox_url("SANDBOX_WOO_URL", "WOO_STORE_URL")
+        url = creds.store_url or _sandbox_url(self.settings, "SANDBOX_WOO_URL", "WOO_STORE_URL", "woo_url")
         key, secret = creds.consumer_key, creds.consumer_secret
         if self.settings.sandbox and not (key and secret):
             key, secret = "ck_sandbox", "cs_sandbox"   # the sandbox store's fixed pair
@@ -105,11 +134,12 @@ class Runtime:
         return AisClient(self.ais_session, on_call=on_call, breaker=self.breaker)
 
 
-def _sandbox_url(variable: str, real_variable: str) -> str:
-    """A sandbox server's URL, as `connector run` hands it to the processes it starts."""
+def _sandbox_url(settings: Settings, variable: str, real_variable: str, recorded: str) -> str:
+    """A sandbox server's URL: as `connector run` hands it to the processes it starts, or as it
+    recorded it under var/ for the commands of a second terminal."""
     import os
 
-    url = os.environ.get(variable)
+    url = os.environ.get(variable) or embedded.recorded_sandbox(settings.var_dir).get(recorded)
     if url:
         return url
     raise embedded.ServicesNotRunning(
@@ -119,7 +149,7 @@ def _sandbox_url(variable: str, real_variable: str) -> str:
 
 def sandbox_ais_url(settings: Settings) -> str:
     """Where the sandbox AIS server listens when no AIS_BASE_URL is configured."""
-    return _sandbox_url("SANDBOX_AIS_URL", "AIS_BASE_URL")
+    return _sandbox_url(settings, "SANDBOX_AIS_URL", "AIS_BASE_URL", "ais_url")
 
 
 def load_runtime(settings: Settings | None = None) -> Runtime:

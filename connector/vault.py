@@ -5,7 +5,7 @@ made with the first key; every key in the list can still decrypt, which is what 
 operator rotate: put a new key first, run `connector credentials rotate-key`, then drop
 the old key. The SQL is connector.store.credentials; it only ever sees ciphertext.
 
-Resolution (DESIGN §4): a stored non-empty value wins over the environment, field by
+Resolution (docs/design.md §4): a stored non-empty value wins over the environment, field by
 field; the environment fills the rest; in the sandbox, fixed defaults fill what is left.
 """
 from __future__ import annotations

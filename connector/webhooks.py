@@ -1,7 +1,7 @@
 """Receiving a WooCommerce webhook: what is a ping, what is a repeat, what gets stored.
 
 The receiver stores first and answers second: a delivery is durable in Postgres before
-the connector says 200, and the broker is only a fast path (DESIGN §2).
+the connector says 200, and the broker is only a fast path (docs/design.md §2).
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from connector.store import deliveries as delivery_rows
 HANDLED_TOPICS = frozenset({
     "order.created", "order.updated", "order.deleted", "order.restored",
     "customer.created", "customer.updated", "customer.deleted",
+    "product.created", "product.updated",
 })
 
 

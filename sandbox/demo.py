@@ -17,7 +17,10 @@ import requests
 from sandbox.woo_orders import order_document, shoppers
 from sandbox.woo_store import WooStoreServer
 
-TOPICS = ("order.created", "order.updated", "customer.created")
+# The topics a shop owner registers for the connector (`connector woo webhooks ensure` registers
+# the same ones on a real shop).
+TOPICS = ("order.created", "order.updated", "order.deleted", "customer.created", "customer.updated",
+          "product.created", "product.updated")
 # The store identity of connector.toml, which the demo has always sent as X-WC-Webhook-Source.
 DEMO_SOURCE = "https://shop.example.com/"
 FLUSH_SECONDS = 10.0   # how long a line waits for its delivery's outcome before saying "queued"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 from connector.runtime import current
@@ -68,3 +68,18 @@ app.conf.update(
     # in the workers while it runs (its --enable-events default), so they are off otherwise.
     worker_send_task_events=False,
 )
+
+
+@signals.worker_init.connect
+def _refuse_mixed_ledgers(**_):
+    """A worker configured for one JDE never posts with the records of another."""
+    from connector.ledger_target import MixedLedgers
+    from connector.store.database import CONNECTION_ERRORS
+
+    try:
+        runtime.check_jde_target()
+    except MixedLedgers as exc:
+        # Celery logs and swallows a handler's exception; SystemExit stops the worker.
+        raise SystemExit(f"worker not started: {exc}") from None
+    except CONNECTION_ERRORS:
+        pass   # Postgres is down: nothing can be posted now anyway; the next start checks again

@@ -25,3 +25,16 @@ def poll_woocommerce():
                  len(result.ready))
     return {"pages": result.pages, "seen": result.seen, "stored": result.stored, "ready": len(result.ready),
             "watermark": result.watermark}
+
+
+@app.task(name="ensure_webhooks")
+def ensure_webhooks():
+    """Keep the shop's webhooks registered and active (when CONNECTOR_PUBLIC_URL is set); after
+    re-activating one, poll for the time it was off so no order of that time is missed."""
+    from connector import webhook_upkeep
+    from tasks.posting import post_order
+
+    outcome = webhook_upkeep.run(runtime)
+    for order_id in outcome.get("ready", []):
+        send(post_order, order_id)
+    return {k: v for k, v in outcome.items() if k != "ready"}

@@ -36,14 +36,41 @@ def post_order(self, woo_id: int):
     result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
                                 lease_seconds=runtime.settings.lease_seconds,
                                 retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
-    if result.outcome in ("retry", "deferred"):
-        raise self.retry(countdown=result.retry_in, exc=_Deferred(f"{result.outcome}: {result.error}"))
+    if result.outcome == "needs_products":
+        delay = _fetch_products(result.product_ids)
+        if delay is not None:
+            raise self.retry(countdown=delay, exc=_Deferred(f"waiting for products: {result.error}"))
+        result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
+                                    lease_seconds=runtime.settings.lease_seconds,
+                                    retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
+    if result.outcome in ("retry", "deferred", "needs_products"):
+        raise self.retry(countdown=result.retry_in or posting.retry_delay(1, runtime.settings.retry_base_seconds),
+                         exc=_Deferred(f"{result.outcome}: {result.error}"))
     if result.outcome in ("posted", "already_posted"):
         log.info("batch %s is in the JDE general ledger as document %s", result.batch_number,
                  result.document_number)
     elif result.outcome in ("needs_attention", "failed"):
         log.warning("order %s %s: %s", woo_id, result.outcome, result.error)
     return {"order": woo_id, "outcome": result.outcome, "document_number": result.document_number}
+
+
+def _fetch_products(product_ids) -> float | None:
+    """Fetch and keep the products an order needs (one REST call each, once); None when done,
+    else the seconds to wait while the store cannot be reached."""
+    from connector.store import products as product_rows
+    from connector.woo.client import WooError
+    from connector.woo.schemas import PayloadError, load_product
+
+    woo = runtime.woo_client()
+    try:
+        fetched = [load_product(woo.product(product_id)) for product_id in product_ids]
+    except (WooError, PayloadError) as exc:
+        log.warning("products %s: %s; the order waits", ", ".join(map(str, product_ids)), exc)
+        return posting.retry_delay(3, runtime.settings.retry_base_seconds)
+    with runtime.db.transaction() as cur:
+        for product in fetched:
+            product_rows.upsert(cur, source=runtime.mapping.store.source, product=product)
+    return None
 
 
 class _Deferred(Exception):

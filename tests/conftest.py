@@ -18,7 +18,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "woocommerce"
 TEST_DATABASE = f"connector_test_{os.getpid()}"
 TEST_REDIS_DB = 15
 WEBHOOK_SECRET = "test-webhook-secret"
-TABLES = ("audit_log", "journal_entries", "orders", "customers", "deliveries", "sync_state", "credentials")
+TABLES = ("audit_log", "journal_entries", "orders", "customers", "deliveries", "sync_state", "credentials", "products")
 
 _started_embedded: list[str] = []
 _var_dir = ROOT / "var" / "test"

@@ -1,4 +1,4 @@
-"""AIS client: orchestrations and the data service, with the retry rules of DESIGN §8.
+"""AIS client: orchestrations and the data service, with the retry rules of docs/design.md §8.
 
 - Answers are judged by their body (errors.py has the table). An outage (nothing from JDE:
   connection refused or timed out, a proxy's 502/503/504 or HTML page) is reported to the
@@ -39,6 +39,7 @@ from connector.jde.session import AisSession
 
 ORCHESTRATOR_PATH = "/jderest/v3/orchestrator/"
 DATASERVICE_PATH = "/jderest/v2/dataservice"
+DISCOVER_PATH = "/jderest/discover"
 _decode = partial(json.loads, parse_float=Decimal)
 
 
@@ -80,8 +81,17 @@ class AisClient:
         return retrying(self._call)(ORCHESTRATOR_PATH + name, inputs, f"orchestrator/{name}",
                                     summary if summary is not None else inputs)
 
+    def discover(self) -> list[dict]:
+        """The orchestrations the server offers this user (Oracle's discovery service, a GET)."""
+        answer = self._call(DISCOVER_PATH, None, "discover", {}, method="GET")
+        found = answer.get("orchestrations")
+        if not isinstance(found, list):
+            raise AisRejected("AIS discover answered without an orchestrations list", body=answer)
+        return [o for o in found if isinstance(o, dict)]
+
     def browse(self, table: str, *, columns: list[str], conditions: list[tuple[str, str, list]],
-               match: str = "MATCH_ALL", page_size: int = 100, date_columns: tuple[str, ...] = ()) -> list[dict]:
+               match: str = "MATCH_ALL", page_size: int = 100, date_columns: tuple[str, ...] = (),
+               all_pages: bool = True) -> list[dict]:
         """All rows of a query (keys like `F0911_AA`), following the next-page links.
 
         Condition values that are `date`s are written in the AIS user's date format; the
@@ -104,7 +114,7 @@ class AisClient:
                     for column, operator, values in conditions]},
             }
             try:
-                rows = self._pages(table, body, summary)
+                rows = self._pages(table, body, summary, all_pages)
             except _CursorLost:
                 continue
             except AisResultSetExpired:
@@ -130,7 +140,7 @@ class AisClient:
                 row[key] = dates.parse_grid_date(row[key], self.session.date_format)
         return row
 
-    def _pages(self, table: str, body: dict, summary: dict) -> list[dict]:
+    def _pages(self, table: str, body: dict, summary: dict, all_pages: bool = True) -> list[dict]:
         rows: list[dict] = []
         answer = self._read(DATASERVICE_PATH, body, f"dataservice/{table}", summary)
         page = 1
@@ -146,7 +156,8 @@ class AisClient:
             rows.extend(grid.get("rowset") or [])
             link = next((l for l in answer.get("links") or [] if isinstance(l, dict) and l.get("rel") == "next"),
                         None)
-            if not (grid.get("summary") or {}).get("moreRecords") or link is None or not link.get("href"):
+            if not all_pages or not (grid.get("summary") or {}).get("moreRecords") or link is None \
+                    or not link.get("href"):
                 return rows
             page += 1
             href = urlsplit(str(link["href"]))
@@ -162,7 +173,8 @@ class AisClient:
                                         max_time=self.max_time, jitter=backoff.full_jitter, giveup=_circuit_open)
         return retrying(self._call)(path, body, service, summary, cursor)
 
-    def _call(self, path: str, body: dict, service: str, summary, cursor: bool = False) -> dict:
+    def _call(self, path: str, body: dict | None, service: str, summary, cursor: bool = False,
+              method: str = "POST") -> dict:
         if self.breaker is not None and not self.breaker.allow():
             raise AisCircuitOpen(f"AIS {service}: JDE is unreachable (circuit open), nothing sent")
         try:
@@ -171,36 +183,37 @@ class AisClient:
             self._outage(exc)
             raise
         try:
-            return self._send(path, body, service, summary, token)
+            return self._send(path, body, service, summary, token, method)
         except AisInvalidToken:
             # 444 / 403 "Token is Invalid": the shared token died. Replace it (single-flight)
             # and try once more; a next-page cursor died with it, so paging starts over instead.
             token = self.session.renew(token)
             if cursor:
                 raise _CursorLost(f"AIS {service}: session replaced while paging") from None
-            return self._send(path, body, service, summary, token)
+            return self._send(path, body, service, summary, token, method)
 
     def _outage(self, exc: AisError) -> None:
         if self.breaker is not None:
             self.breaker.record_outage(exc.text)
 
-    def _send(self, path, body, service, summary, token) -> dict:
+    def _send(self, path, body, service, summary, token, method: str = "POST") -> dict:
         started = time.monotonic()
         status, outcome, answer = None, "ok", None
         self.calls += 1
+        where = self.session.base_url
         try:
             try:
-                response = self.session.http.post(
-                    self.session.base_url + path, data=json.dumps(body, default=str),
+                response = self.session.http.request(
+                    method, where + path, data=None if body is None else json.dumps(body, default=str),
                     headers={"Content-Type": "application/json", **self.session.auth_headers(token)},
                     timeout=self.timeout)
             except requests.RequestException as exc:
                 if _never_sent(exc):
                     outcome = "not_sent"
-                    error = AisNotSent(f"AIS {service}: connection failed ({type(exc).__name__})")
+                    error = AisNotSent(f"AIS {service} at {where}: connection failed ({type(exc).__name__})")
                 else:
                     outcome = "unknown"
-                    error = AisOutcomeUnknown(f"AIS {service}: no answer ({type(exc).__name__}); "
+                    error = AisOutcomeUnknown(f"AIS {service} at {where}: no answer ({type(exc).__name__}); "
                                               "the request may have been carried out")
                 self._outage(error)
                 raise error from None
@@ -209,7 +222,7 @@ class AisClient:
                 answer, is_json = (_decode(response.text) if response.text else {}), True
             except ValueError:
                 answer, is_json = {"message": response.text[:200]}, False
-            error = classify(status, answer, json_body=is_json, service=service)
+            error = classify(status, answer, json_body=is_json, service=service, url=where)
             if isinstance(error, AisOutage):
                 outcome = "unavailable"
                 self._outage(error)

@@ -144,9 +144,9 @@ class AisResultSetExpired(AisError):
     """JAS_MSG347: a data-service result set expired between pages."""
 
 
-def classify(status: int, body, *, json_body: bool, service: str) -> AisError | None:
-    """The error an answer means, or None when it is a success (DESIGN: judge by the body)."""
-    where = f"AIS {service}"
+def classify(status: int, body, *, json_body: bool, service: str, url: str = "") -> AisError | None:
+    """The error an answer means, or None when it is a success (judged by the body, not the status)."""
+    where = f"AIS {service}" + (f" at {url}" if url else "")
     if status == 444:
         return AisInvalidToken(f"{where} answered 444: invalid or expired token", status=status,
                                body=body if isinstance(body, dict) else None)

@@ -122,6 +122,27 @@ class AisSession:
         self.renew(token)
         return "renewed"
 
+    def fresh_login(self) -> tuple[str, str]:
+        """A new token for this process alone (not the shared one): `connector check` tests the
+        credentials themselves, not a cached session. Returns (token, the user's date format)."""
+        token, date_format = self._login()
+        self._token, self._date_format = token, date_format
+        return token, date_format
+
+    def end(self, token: str) -> None:
+        """Log a token of this process's own out (best effort)."""
+        try:
+            self._request(LOGOUT_PATH, {"token": token}, "logout")
+        except AisError:
+            pass
+        if self._token == token:
+            self._token = None
+
+    def forget_shared(self) -> None:
+        """Drop the shared token (new credentials were stored: the next call logs in with them)."""
+        self.redis.delete(self.key)
+        self._token = None
+
     def probe(self) -> bool:
         """Does the AIS server answer at all? Validate the shared token (or ask for one): any
         answer from AIS, even "invalid token", means it is reachable."""
@@ -196,7 +217,7 @@ class AisSession:
                 raise AisNotSent(f"AIS {what} failed: {type(exc).__name__} reaching {self.base_url}") from None
             status = response.status_code
             answer, is_json = _json(response)
-            error = classify(status, answer, json_body=is_json, service=what)
+            error = classify(status, answer, json_body=is_json, service=what, url=self.base_url)
             if error is not None:
                 outcome = ("invalid_token" if isinstance(error, AisInvalidToken) else
                            "unavailable" if isinstance(error, AisOutage) else "rejected")

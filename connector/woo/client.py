@@ -1,4 +1,4 @@
-"""WooCommerce REST API v3 client (orders for the polling bridge).
+"""WooCommerce REST API v3 client: orders for the polling bridge, webhooks to keep them registered.
 
 HTTP Basic auth with the consumer key and secret (the store must be on HTTPS outside the
 sandbox). Reads are retried with exponential backoff and full jitter on timeouts,
@@ -13,6 +13,8 @@ import backoff
 import requests
 
 ORDERS_PATH = "wp-json/wc/v3/orders"
+PRODUCTS_PATH = "wp-json/wc/v3/products"
+WEBHOOKS_PATH = "wp-json/wc/v3/webhooks"
 MAX_PER_PAGE = 100
 
 
@@ -62,26 +64,68 @@ class WooClient:
                           total_pages=int(response.headers.get("X-WP-TotalPages") or 1),
                           total=int(response.headers.get("X-WP-Total") or len(orders)))
 
+    def list(self, path: str, **params) -> list:
+        """One page of a collection (`per_page` up to 100)."""
+        value = self._get(path, params).json()
+        if not isinstance(value, list):
+            raise WooError(f"{self.base}{path} answered something other than a list")
+        return value
+
+    def product(self, product_id: int) -> dict:
+        """`GET /products/{id}` (the categories of a line item's product)."""
+        value = self._get(f"{PRODUCTS_PATH}/{int(product_id)}", {}).json()
+        if not isinstance(value, dict):
+            raise WooError(f"{self.base}{PRODUCTS_PATH}/{product_id} answered something other than a product")
+        return value
+
+    def webhooks(self) -> list[dict]:
+        """Every webhook of the store (all statuses), newest first."""
+        found, page = [], 1
+        while True:
+            # context=edit: WooCommerce shows a webhook's secret only there.
+            batch = self.list(WEBHOOKS_PATH, status="all", context="edit", per_page=MAX_PER_PAGE, page=page)
+            found += batch
+            if len(batch) < MAX_PER_PAGE:
+                return found
+            page += 1
+
+    def create_webhook(self, document: dict) -> dict:
+        return self._request("POST", WEBHOOKS_PATH, document=document).json()
+
+    def update_webhook(self, webhook_id: int, changes: dict) -> dict:
+        return self._request("PUT", f"{WEBHOOKS_PATH}/{int(webhook_id)}", document=changes).json()
+
     def _get(self, path: str, params: dict) -> requests.Response:
-        @backoff.on_exception(backoff.expo, _Transient, max_tries=self.max_tries, jitter=backoff.full_jitter)
+        return self._request("GET", path, params=params)
+
+    def _request(self, method: str, path: str, *, params: dict | None = None,
+                 document: dict | None = None) -> requests.Response:
+        """Reads are retried with backoff on timeouts, connection errors and 5xx; a write never is
+        (a repeated POST would register a webhook twice)."""
         def attempt():
             try:
-                response = self.http.get(self.base + path, params=params, timeout=self.timeout,
-                                         allow_redirects=False)
+                response = self.http.request(method, self.base + path, params=params, json=document,
+                                             timeout=self.timeout, allow_redirects=False)
             except requests.RequestException as exc:
                 raise _Transient(f"{type(exc).__name__}") from None
             if response.status_code >= 500:
                 raise _Transient(f"HTTP {response.status_code}")
             return response
 
+        retrying = backoff.on_exception(backoff.expo, _Transient, max_tries=self.max_tries if method == "GET" else 1,
+                                        jitter=backoff.full_jitter)
         try:
-            response = attempt()
+            response = retrying(attempt)()
         except _Transient as exc:
             raise WooError(f"WooCommerce at {self.base} unreachable: {exc}") from None
         if response.status_code >= 400:
-            try:
-                detail = response.json().get("message", "")
-            except ValueError:
-                detail = response.text[:200]
-            raise WooError(f"WooCommerce answered {response.status_code} for {path}: {detail}")
+            raise WooError(f"WooCommerce answered {response.status_code} for {method} {path}: {_detail(response)}")
         return response
+
+
+def _detail(response) -> str:
+    try:
+        body = response.json()
+        return str(body.get("message", "")) if isinstance(body, dict) else ""
+    except ValueError:
+        return response.text[:200]

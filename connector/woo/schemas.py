@@ -13,7 +13,8 @@ from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-__all__ = ["ValidationError", "PayloadError", "decode_json", "load_order", "load_customer", "load_deleted"]
+__all__ = ["ValidationError", "PayloadError", "decode_json", "load_order", "load_customer", "load_deleted",
+           "load_product"]
 
 
 class PayloadError(ValueError):
@@ -108,6 +109,18 @@ class RefundSchema(_Tolerant):
     total = _money()
 
 
+class MetaSchema(_Tolerant):
+    key = fields.String(load_default="")
+    value = fields.Raw(load_default=None, allow_none=True)
+
+
+class GiftCardSchema(_Tolerant):
+    """An entry of `gift_cards[]` (the WooCommerce Gift Cards extension): a card redeemed on the order."""
+    id = fields.Integer(load_default=0)
+    code = fields.String(load_default="")
+    amount = _money()
+
+
 class OrderSchema(_Tolerant):
     id = fields.Integer(required=True, strict=True)
     parent_id = fields.Integer(load_default=0)
@@ -138,6 +151,8 @@ class OrderSchema(_Tolerant):
     fee_lines = fields.List(fields.Nested(FeeLineSchema), load_default=list)
     coupon_lines = fields.List(fields.Nested(CouponLineSchema), load_default=list)
     refunds = fields.List(fields.Nested(RefundSchema), load_default=list)
+    meta_data = fields.List(fields.Nested(MetaSchema), load_default=list)
+    gift_cards = fields.List(fields.Nested(GiftCardSchema), load_default=list)
 
 
 class CustomerSchema(_Tolerant):
@@ -151,6 +166,21 @@ class CustomerSchema(_Tolerant):
     date_modified_gmt = _utc()
     billing = fields.Nested(AddressSchema, load_default=dict)
     shipping = fields.Nested(AddressSchema, load_default=dict)
+
+
+class CategorySchema(_Tolerant):
+    id = fields.Integer(load_default=0)
+    name = fields.String(load_default="")
+    slug = fields.String(required=True)
+
+
+class ProductSchema(_Tolerant):
+    """`GET /products/{id}` and product.* webhooks: what revenue by category needs."""
+    id = fields.Integer(required=True, strict=True)
+    name = fields.String(load_default="")
+    parent_id = fields.Integer(load_default=0)
+    date_modified_gmt = _utc()
+    categories = fields.List(fields.Nested(CategorySchema), load_default=list)
 
 
 class DeletedSchema(_Tolerant):
@@ -188,7 +218,11 @@ def _describe(messages, prefix: str = "") -> str:
     return "; ".join(parts)
 
 
-_ORDER, _CUSTOMER, _DELETED = OrderSchema(), CustomerSchema(), DeletedSchema()
+_ORDER, _CUSTOMER, _DELETED, _PRODUCT = OrderSchema(), CustomerSchema(), DeletedSchema(), ProductSchema()
+
+
+def load_product(document) -> dict:
+    return _load(_PRODUCT, document, "product")
 
 
 def load_order(document) -> dict:

@@ -1,7 +1,10 @@
-"""`python -m sandbox.ais --port 7070 [--seed 1] [--latency 0.1] ...`: serve until Ctrl-C."""
+"""`python -m sandbox.ais --port 7070 [--seed 1] [--latency 0.1] [--state-file var/jde.json] ...`: serve
+until Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 from sandbox.ais.dates import user_format
 from sandbox.ais.faults import GL_DATE_INPUTS, NEXT_LINK_STYLES, Knobs
@@ -13,6 +16,26 @@ def _date_format(text: str) -> str:
         return user_format(text).pattern
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _chart(path: str) -> list:
+    """A chart file: a JSON list of chart entries (see sandbox/ais/chart.py), or text with one
+    account a line, "M30.4010 Sales" (the description optional; # starts a comment)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read the chart {path}: {error}") from None
+    if text.lstrip().startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"the chart {path} is not JSON: {error}") from None
+    entries = []
+    for line in text.splitlines():
+        account, _, description = line.split("#", 1)[0].strip().partition(" ")
+        if account:
+            entries.append({"account": account, "description": description.strip()})
+    return entries
 
 
 def main(argv=None) -> None:
@@ -45,6 +68,12 @@ def main(argv=None) -> None:
                         help="how the GL orchestration reads GLDate (default %(default)s)")
     parser.add_argument("--next-link-style", choices=NEXT_LINK_STYLES, default=defaults.next_link_style,
                         help="how a data page's next link looks (default %(default)s)")
+    parser.add_argument("--chart", type=_chart, default=None,
+                        help="the chart of accounts (F0901) instead of the default one: a JSON list of "
+                             "\"BU.Obj[.Sub]\" strings or objects, or one \"BU.Obj[.Sub] description\" a line")
+    parser.add_argument("--state-file", type=Path, default=None,
+                        help="keep the tables and number counters in this file across restarts "
+                             "(loaded at start if it exists, rewritten after every change)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = vars(parser.parse_args(argv))
     serve(args.pop("port"), **args)

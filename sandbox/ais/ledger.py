@@ -1,4 +1,4 @@
-"""The sandbox's JDE database (F0911, F0101, F01151) and the two orchestrations that write it.
+"""The sandbox's JDE database (F0911, F0101, F01151, F0901) and the two orchestrations that write it.
 
 Each orchestration runs one form service request, as a real one built in the Orchestrator
 Studio would: the GL entry goes through FR_WOO_WriteF0911Z1 on P0911Z1 (the journal entry
@@ -9,19 +9,22 @@ the service answers that in Oracle's 500 shape. On success it appends rows and a
 orchestration's outputs. Checks, in order: a required input missing, a GL date that does not
 read in the configured form (`gl_date_input`: Julian CYYDDD, the user's date format, or epoch
 milliseconds), a bad address number, no lines, a bad line number, an account that is not
-BU.Object or BU.Object.Sub within JDE's lengths, an account NOT IN THE CHART OF ACCOUNTS (the
-sandbox's rule: any object account starting with "9", e.g. M30.9999), a non-decimal amount,
-an unbalanced entry, a batch number already in F0911 (F0911Z1's key refuses it).
-The CODEs are the sandbox's own, not JDE data-dictionary ids; clients must not read texts.
-F0911.DGJ is stored Julian, as in JDE's database. Not thread-safe on its own: the service
-calls it under its lock.
+BU.Object or BU.Object.Sub within JDE's lengths, an account not in the Account Master (F0901,
+chart.py) or one whose posting edit code refuses posting (N: a header account, I: inactive),
+a non-decimal amount, an unbalanced entry, a batch number already in F0911 (F0911Z1's key
+refuses it). The CODEs are the sandbox's own, not JDE data-dictionary ids; clients must not
+read texts. F0911.DGJ is stored Julian, as in JDE's database. F0901 starts as the chart the
+sandbox was given (chart.DEFAULT_CHART unless told otherwise) and testers edit it.
+
+`snapshot()` and `restore()` carry the tables and the number counters to and from a state
+file (state.py). Not thread-safe on its own: the service calls it under its lock.
 """
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
-from sandbox.ais import dates
+from sandbox.ais import chart, dates
 from sandbox.ais.errors import AisError
 from sandbox.ais.inputs import LINES
 from sandbox.ais.tables import TABLES
@@ -85,9 +88,20 @@ def _account_error(number, account: str, cause: str) -> FormError:
                      "Account Master (F0901).")
 
 
+def _not_postable(number, account: str, row: dict) -> FormError:
+    code = row["PEC"].strip()
+    return FormError("0009", "Account Not Postable",
+                     f"The account {account!r} entered on line {number} has posting edit code {code!r}: it is "
+                     f"{chart.NOT_POSTABLE[code]} and takes no journal entries.",
+                     "Enter a detail account whose posting edit code is blank, or change the posting edit code "
+                     "in the Account Master (F0901).")
+
+
 class Ledger:
-    def __init__(self):
+    def __init__(self, accounts: list[dict]):
+        """`accounts`: the F0901 rows to start with (chart.build makes them)."""
         self.tables: dict[str, list[dict]] = {name: [] for name in TABLES}
+        self.tables["F0901"] = [dict(row) for row in accounts]
         self._next_document, self._next_icu, self._next_address = FIRST_DOCUMENT, FIRST_ICU, FIRST_ADDRESS
 
     # -- orchestrations -------------------------------------------------------------------
@@ -119,6 +133,7 @@ class Ledger:
             raise FormError("0007", "No Detail Lines", "The journal entry has no journal entry lines.",
                             "Enter at least one grid row with an account and an amount.")
         parsed, total, seen = [], Decimal(0), set()
+        accounts = {chart.key(row): row for row in self.tables["F0901"]}
         for index, line in enumerate(lines, start=1):
             number = parse_amount(line.get("LineNumber", index))
             if number is None or number <= 0 or number in seen:
@@ -129,12 +144,14 @@ class Ledger:
             account = _text(line.get("AccountNumber"))
             if not account:
                 raise _account_error(number, "", ": the account number is missing")
-            parts = account.split(".")
-            if len(parts) not in (2, 3) or not parts[0] or not parts[1] or len(parts[0]) > 12 \
-                    or len(parts[1]) > 6 or (len(parts) == 3 and len(parts[2]) > 8):
+            parts = chart.parse_account(account)
+            if parts is None:
                 raise _account_error(number, account, "")
-            if parts[1].startswith("9"):
-                raise _account_error(number, account, ": it is not in the chart of accounts")
+            row = accounts.get(parts)
+            if row is None:
+                raise _account_error(number, account, ": it is not in the chart of accounts (F0901)")
+            if row["PEC"].strip() in chart.NOT_POSTABLE:
+                raise _not_postable(number, account, row)
             amount = parse_amount(line.get("Amount"))
             if amount is None:
                 raise FormError("0003", "Invalid Amount",
@@ -159,7 +176,7 @@ class Ledger:
             self.tables["F0911"].append({
                 "KCO": header["Company"], "DCT": header["DocumentType"], "DOC": document, "DGJ": gl_date,
                 "JELN": int(number) if number == number.to_integral_value() else number,
-                "ANI": account, "MCU": parts[0], "OBJ": parts[1], "SUB": parts[2] if len(parts) == 3 else "",
+                "ANI": account, "MCU": parts[0], "OBJ": parts[1], "SUB": parts[2],
                 "AA": amount, "CRCD": header["Currency"],
                 # EXA holds 30 characters; a line without its own explanation takes the header's.
                 "EXA": (line_explanation or explanation)[:30], "AN8": int(address_number),
@@ -231,3 +248,71 @@ class Ledger:
         for row in built:
             self._next_document = max(self._next_document, int(row["DOC"]) + 1)
         return len(built)
+
+    def add_accounts(self, entries) -> int:
+        """Add chart entries to F0901 (chart.py's forms); AisError 400 names what is wrong."""
+        try:
+            rows = chart.build(entries, self.tables["F0901"])
+        except ValueError as error:
+            raise AisError(400, f"F0901 insert: {error}") from None
+        self.tables["F0901"].extend(rows)
+        return len(rows)
+
+    def remove_account(self, account) -> int:
+        """Delete the F0901 row of `BU.Object[.Subsidiary]`; how many rows went (0 or 1)."""
+        parts = chart.parse_account(account) if isinstance(account, str) else None
+        if parts is None:
+            raise AisError(400, f"delete needs {{\"account\": \"BU.Object[.Subsidiary]\"}}, got {account!r}")
+        rows = self.tables["F0901"]
+        kept = [row for row in rows if chart.key(row) != parts]
+        deleted = len(rows) - len(kept)
+        rows[:] = kept
+        return deleted
+
+    # -- state that survives a restart (state.py) -----------------------------------------
+
+    def snapshot(self) -> dict:
+        """The tables (row copies; their values are immutable) and the number counters."""
+        return {"tables": {name: [dict(row) for row in rows] for name, rows in self.tables.items()},
+                "counters": {"next_document": self._next_document, "next_icu": self._next_icu,
+                             "next_address": self._next_address}}
+
+    def restore(self, state: dict) -> None:
+        """Take the tables and counters of a snapshot read back from JSON; ValueError when it is
+        not one. A table the snapshot lacks keeps what it has (F0901: the starting chart)."""
+        tables, counters = state.get("tables"), state.get("counters")
+        if not isinstance(tables, dict) or not isinstance(counters, dict):
+            raise ValueError("a state has \"tables\" and \"counters\" objects")
+        restored = {name: _restore_rows(TABLES[name], rows) for name, rows in tables.items() if name in TABLES}
+        numbers = {}
+        for name in ("next_document", "next_icu", "next_address"):
+            value = counters.get(name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"counter {name} is not a whole number: {value!r}")
+            numbers[name] = value
+        self.tables.update(restored)
+        self._next_document, self._next_icu, self._next_address = (
+            numbers["next_document"], numbers["next_icu"], numbers["next_address"])
+
+def _restore_rows(table, rows) -> list[dict]:
+    """Rows as the ledger keeps them: every column present, AA an exact Decimal, other numbers
+    int when whole, text as text."""
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise ValueError(f"{table.name} is not a list of rows")
+    restored = []
+    for raw in rows:
+        if set(raw) != set(table.columns):
+            raise ValueError(f"a {table.name} row has columns {sorted(raw)}, not {sorted(table.columns)}")
+        row = {}
+        for column in table.columns:
+            value = raw[column]
+            if column in table.numeric:
+                number = parse_amount(value)
+                if number is None:
+                    raise ValueError(f"{table.name}.{column} is not a number: {value!r}")
+                value = number if column == "AA" or number != number.to_integral_value() else int(number)
+            elif not isinstance(value, str):
+                raise ValueError(f"{table.name}.{column} is not text: {value!r}")
+            row[column] = value
+        restored.append(row)
+    return restored

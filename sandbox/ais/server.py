@@ -75,6 +75,27 @@ def _insert(service: AisService, request: Request) -> Reply:
     return _ok({"inserted": service.insert_f0911(request.body.get("rows"))})
 
 
+def _insert_accounts(service: AisService, request: Request) -> Reply:
+    rows = request.body.get("rows")
+    if not isinstance(rows, list):
+        raise AisError(400, "insert needs {\"rows\": [ {MCU, OBJ, SUB, DL01, PEC, LDA}, ... ]}")
+    return _ok({"inserted": service.add_accounts(rows)})
+
+
+def _delete_account(service: AisService, request: Request) -> Reply:
+    return _matched("deleted", service.remove_account(request.body.get("account")), request, table="F0901")
+
+
+def _remove_orchestration(service: AisService, request: Request) -> Reply:
+    service.remove_orchestration(request.body.get("name"))
+    return _ok({"removed": service.removed_orchestrations()})
+
+
+def _restore_orchestration(service: AisService, request: Request) -> Reply:
+    service.restore_orchestration(request.body.get("name"))
+    return _ok({"removed": service.removed_orchestrations()})
+
+
 def _outage(service: AisService, request: Request) -> Reply:
     body = request.body
     state = request.outage(body.get("seconds"), body.get("mode", REFUSE))
@@ -82,10 +103,10 @@ def _outage(service: AisService, request: Request) -> Reply:
     return Reply(200, {"outage": state}, close=bool(state and state["mode"] == REFUSE))
 
 
-def _matched(what: str, count: int, request: Request) -> Reply:
+def _matched(what: str, count: int, request: Request, table: str = "F0911") -> Reply:
     # An edit that matched nothing is a broken test scenario: say so instead of answering 0.
     if not count:
-        raise AisError(404, f"no F0911 rows matched {request.body}")
+        raise AisError(404, f"no {table} rows matched {request.body}")
     return _ok({what: count})
 
 
@@ -97,6 +118,9 @@ ROUTES = [
     (r"/jderest/v3/orchestrator/(?P<name>[^/]+)", {"POST": AisService.orchestrate}, True),
     (r"/jderest/v2/dataservice", {"POST": AisService.browse}, True),
     (r"/jderest/v2/dataservice/next", {"POST": AisService.next_page}, True),
+    (r"/jderest/discover", {"GET": AisService.discover}, False),
+    (r"/jderest/discover/(?P<name>[^/]+)", {"GET": AisService.discover_one}, False),
+    (r"/jderest/v2/open-api-catalog/(?P<name>[^/]+)", {"GET": AisService.open_api}, False),
     (r"/sandbox/stats", {"GET": _stats}, False),
     (r"/sandbox/tables/(?P<name>[^/]+)", {"GET": _table}, False),
     (r"/sandbox/config", {"GET": _knobs, "POST": _configure}, False),
@@ -106,6 +130,10 @@ ROUTES = [
     (r"/sandbox/f0911/delete", {"POST": _delete_batch}, False),
     (r"/sandbox/f0911/set-amount", {"POST": _set_amount}, False),
     (r"/sandbox/f0911/insert", {"POST": _insert}, False),
+    (r"/sandbox/f0901/insert", {"POST": _insert_accounts}, False),
+    (r"/sandbox/f0901/delete", {"POST": _delete_account}, False),
+    (r"/sandbox/orchestrations/remove", {"POST": _remove_orchestration}, False),
+    (r"/sandbox/orchestrations/restore", {"POST": _restore_orchestration}, False),
 ]
 _COMPILED = [(re.compile(pattern), methods, faulty) for pattern, methods, faulty in ROUTES]
 
@@ -242,7 +270,9 @@ class AisSandbox:
     """A JDE AIS server on loopback: `with AisSandbox(seed=1).start() as ais: ais.url`.
 
     Every knob of faults.Knobs is a keyword argument; `configure(**knobs)` changes them at run
-    time (as POST /sandbox/config does), and `outage(seconds, mode)` takes the server down."""
+    time (as POST /sandbox/config does), and `outage(seconds, mode)` takes the server down.
+    `chart` replaces the default chart of accounts (F0901, chart.py: "BU.Obj[.Sub]" strings or
+    dicts); `state_file` keeps the tables and counters across restarts (state.py)."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed=1, username: str = "JDE",
                  password: str = "JDE", token_ttl: float = 3600.0, idle_timeout: float = 1200.0,
@@ -250,14 +280,16 @@ class AisSandbox:
                  timeout_seconds: float = 30.0, drop_rate: float = 0.0, date_format: str = "dd.MM.yyyy",
                  gl_date_input: str = "julian", warning_rate: float = 0.0, invalid_token_403_rate: float = 0.0,
                  next_link_style: str = "oracle", result_set_ttl: float = 60.0,
-                 result_set_expiry_rate: float = 0.0, verbose: bool = False):
+                 result_set_expiry_rate: float = 0.0, chart: list | None = None, state_file=None,
+                 verbose: bool = False):
         knobs = Knobs()
         knobs.update(dict(token_ttl=token_ttl, idle_timeout=idle_timeout, latency=latency, error_rate=error_rate,
                           timeout_rate=timeout_rate, timeout_seconds=timeout_seconds, drop_rate=drop_rate,
                           date_format=date_format, gl_date_input=gl_date_input, warning_rate=warning_rate,
                           invalid_token_403_rate=invalid_token_403_rate, next_link_style=next_link_style,
                           result_set_ttl=result_set_ttl, result_set_expiry_rate=result_set_expiry_rate))
-        self.service = AisService(seed=seed, username=username, password=password, knobs=knobs)
+        self.service = AisService(seed=seed, username=username, password=password, knobs=knobs,
+                                  chart_entries=chart, state_file=state_file)
         self._address, self._verbose = (host, port), verbose
         # Guards the listener, its thread and the outage timer. Never held while joining a
         # thread or stopping a listener: handler threads may be waiting for it.
@@ -306,6 +338,7 @@ class AisSandbox:
         if server is not None:
             server.stopping.set()
             server.stop_serving(thread)
+        self.service.save()  # no handler is left to change anything
 
     def __enter__(self) -> "AisSandbox":
         return self.start()
@@ -386,6 +419,24 @@ class AisSandbox:
     def f01151_rows(self) -> list[dict]:
         return self.service.rows("F01151")
 
+    def f0901_rows(self) -> list[dict]:
+        return self.service.rows("F0901")
+
+    def add_accounts(self, entries) -> int:
+        """Add F0901 rows: chart entries ("M30.4070", {"account", "description", "PEC"}, or a
+        row {MCU, OBJ, SUB, DL01, PEC, LDA}); AisError 400 for a bad or duplicate one."""
+        return self.service.add_accounts([entries] if isinstance(entries, (str, dict)) else list(entries))
+
+    def remove_account(self, account: str) -> int:
+        """Delete the F0901 row of "BU.Obj[.Sub]"; how many went (0 when none matched)."""
+        return self.service.remove_account(account)
+
+    def remove_orchestration(self, name: str) -> None:
+        self.service.remove_orchestration(name)
+
+    def restore_orchestration(self, name: str | None = None) -> None:
+        self.service.restore_orchestration(name)
+
     def stats(self) -> dict:
         return self.service.stats()
 
@@ -404,8 +455,13 @@ class AisSandbox:
 
 def serve(port: int, *, host: str = "127.0.0.1", **options) -> None:
     """Run a sandbox in the foreground until Ctrl-C (`python -m sandbox.ais`)."""
-    with AisSandbox(host=host, port=port, **options) as sandbox:
-        print(f"JDE AIS sandbox listening on {sandbox.url} (user {options.get('username', 'JDE')})",
+    try:
+        sandbox = AisSandbox(host=host, port=port, **options)
+    except ValueError as error:  # a bad chart: say what, without a traceback
+        raise SystemExit(f"sandbox AIS: {error}") from None
+    with sandbox:
+        state = f", state in {options['state_file']}" if options.get("state_file") else ""
+        print(f"JDE AIS sandbox listening on {sandbox.url} (user {options.get('username', 'JDE')}{state})",
               file=sys.stderr, flush=True)
         try:
             threading.Event().wait()

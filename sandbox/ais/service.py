@@ -5,10 +5,13 @@ the HTTP layer (server.py) does the sleeping, so no sleep ever happens under the
 Oracle-documented: the token response (with the user's date format), 444 for an invalid
 token on validate and logout, an orchestration's outputs with `jde__*` fields, its failure as
 a 500 nesting the form's errors (with an `exceptionId`), its "continue on error" WARNING
-answer, 500 for an unknown orchestration. Sandbox knobs (faults.py): how often a GL
+answer, 500 for an unknown orchestration, the discovery service listing the orchestrations
+the server has (discovery.py). Sandbox knobs (faults.py): how often a GL
 orchestration ends in WARNING, how often an invalid token is answered 403 "Token is Invalid"
 instead of 444 (releases differ), the random faults, and the outage state the HTTP layer
-acts on.
+acts on. Sandbox controls: orchestrations removed (and restored) to imitate a server that lacks
+one, and F0901 edits. With a state file (state.py) every change of the tables or counters is
+snapshotted under the lock and written once the lock is let go, before the caller's answer.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
+from sandbox.ais import chart, discovery
 from sandbox.ais.dataservice import DataService
 from sandbox.ais.dates import user_format
 from sandbox.ais.errors import (SERVER_EXCEPTION, AisError, iso_timestamp, orchestration_failed, timestamp,
@@ -28,6 +32,7 @@ from sandbox.ais.errors import (SERVER_EXCEPTION, AisError, iso_timestamp, orche
 from sandbox.ais.faults import ERROR, EXPIRED, FAULTS, TOKEN_403, WARNING, Dice, Knobs
 from sandbox.ais.inputs import flatten
 from sandbox.ais.ledger import ADD_CUSTOMER, POST_JOURNAL_ENTRY, STEPS, FormError, Ledger
+from sandbox.ais.state import StateFile
 from sandbox.ais.tables import TABLES
 from sandbox.ais.tokens import TokenStore
 
@@ -82,13 +87,26 @@ def _warning_outputs() -> dict:
 
 
 class AisService:
-    def __init__(self, *, seed, username: str, password: str, knobs: Knobs):
+    def __init__(self, *, seed, username: str, password: str, knobs: Knobs, chart_entries=None,
+                 state_file=None):
+        """`chart_entries`: F0901 at start and after a reset (chart.py's entry forms; the
+        default chart when None); ValueError when one is wrong. `state_file`: where the tables
+        and counters live across restarts (state.py), None to keep them in memory only."""
         self._lock = threading.Lock()
         self._seed, self._username, self._password = seed, username, password
         self._initial_knobs = knobs.as_dict()
+        self._accounts = chart.build(chart.DEFAULT_CHART if chart_entries is None else chart_entries, [])
         # The outage is the server's, not JDE's: a reset leaves it alone (AisSandbox ends it).
         self._outage: tuple[str, float, float] | None = None  # (mode, wall-clock end, monotonic end)
+        self._state = StateFile(state_file) if state_file is not None else None
+        self._version = 0  # bumped by every change of what the state file keeps; never reset
         self._fresh()
+        saved = self._state.load() if self._state else None
+        if saved is not None:
+            try:
+                self._ledger.restore(saved)
+            except ValueError as error:
+                self._state.set_aside(str(error))
 
     def _fresh(self) -> None:
         """Everything as at start: empty tables, no tokens, zero counters, the seed's dice."""
@@ -98,7 +116,8 @@ class AisService:
         self._ids = random.Random(f"{self._seed}:ids")
         self._tokens = TokenStore(self._ids)
         self._data = DataService(self._ids)
-        self._ledger = Ledger()
+        self._ledger = Ledger(self._accounts)
+        self._removed: set[str] = set()  # orchestrations taken away (/sandbox/orchestrations/remove)
         self._counts = Counter(token_requests=0, validations=0, logouts=0, invalid_token_responses=0,
                                outage_answers=0)
         self._invalid_by_device: Counter = Counter()
@@ -207,19 +226,22 @@ class AisService:
 
     def orchestrate(self, request: Request, name: str) -> Reply:
         started = time.time()
+        snapshot = None
         with self._lock:
             self._authenticate(request, may_403=True)
             run = _ORCHESTRATIONS.get(name)
-            if run is None:
+            if run is None or name in self._removed:
                 raise unknown_orchestration(name)
             self._orchestrations[name] += 1
             knobs = self.knobs
 
             def work():
+                nonlocal snapshot
                 warn = name == POST_JOURNAL_ENTRY and self._dice.warning(knobs)
                 try:
                     outputs = run(self._ledger, flatten(request.body), gl_date_input=knobs.gl_date_input,
                                   date_format=knobs.date_format)
+                    snapshot = self._changed()
                 except FormError as failure:
                     ended = time.time()
                     service_request, form = STEPS[name]
@@ -236,7 +258,34 @@ class AisService:
                 return {**outputs, "jde__startTimestamp": iso_timestamp(started),
                         "jde__endTimestamp": iso_timestamp(ended),
                         "jde__serverExecutionSeconds": round(ended - started, 3)}
-            return self._with_faults(work, can_drop=True)
+            reply = self._with_faults(work, can_drop=True)
+        self._save(snapshot)
+        return reply
+
+    # -- discovery ------------------------------------------------------------------------
+
+    def discover(self, request: Request) -> Reply:
+        """GET /jderest/discover: the orchestrations this server has now."""
+        with self._lock:
+            self._authenticate(request)
+            present = [name for name in discovery.names() if name not in self._removed]
+        return Reply(200, {"orchestrations": [discovery.describe(name) for name in present]})
+
+    def discover_one(self, request: Request, name: str) -> Reply:
+        """GET /jderest/discover/{orchestration}: the same list, of that one."""
+        with self._lock:
+            self._authenticate(request)
+            if name not in discovery.names() or name in self._removed:
+                raise unknown_orchestration(name)
+        return Reply(200, {"orchestrations": [discovery.describe(name)]})
+
+    def open_api(self, request: Request, name: str) -> Reply:
+        """GET /jderest/v2/open-api-catalog/{name}: a minimal Swagger document (discovery.py)."""
+        with self._lock:
+            self._authenticate(request)
+            if name not in discovery.names() or name in self._removed:
+                raise unknown_orchestration(name)
+        return Reply(200, discovery.open_api(name, request.base_url))
 
     def browse(self, request: Request) -> Reply:
         with self._lock:
@@ -290,6 +339,7 @@ class AisService:
                 "faults": {**self._faults, EXPIRED: self._data.expired},
                 "journal_entries": len({(row["KCO"], row["DCT"], row["DOC"]) for row in f0911}),
                 "f0911_lines": len(f0911), "customers": len(self._ledger.tables["F0101"]),
+                "accounts": len(self._ledger.tables["F0901"]), "removed_orchestrations": sorted(self._removed),
                 "outage": self._outage_state(),
             }
 
@@ -324,15 +374,66 @@ class AisService:
     def reset(self) -> None:
         with self._lock:
             self._fresh()
+            snapshot = self._changed()
+        self._save(snapshot)
 
     def delete_batch(self, batch) -> int:
-        with self._lock:
-            return self._ledger.delete_batch(str(batch))
+        return self._edit(lambda ledger: ledger.delete_batch(str(batch)))
 
     def set_amount(self, batch, line, amount) -> int:
-        with self._lock:
-            return self._ledger.set_amount(str(batch), line, amount)
+        return self._edit(lambda ledger: ledger.set_amount(str(batch), line, amount))
 
     def insert_f0911(self, rows) -> int:
+        return self._edit(lambda ledger: ledger.insert_f0911(rows))
+
+    def add_accounts(self, entries) -> int:
+        return self._edit(lambda ledger: ledger.add_accounts(entries))
+
+    def remove_account(self, account) -> int:
+        return self._edit(lambda ledger: ledger.remove_account(account))
+
+    def _edit(self, change) -> int:
+        """A tester's edit of the tables: how many rows it touched (0: nothing changed)."""
         with self._lock:
-            return self._ledger.insert_f0911(rows)
+            count = change(self._ledger)
+            snapshot = self._changed() if count else None
+        self._save(snapshot)
+        return count
+
+    def remove_orchestration(self, name) -> None:
+        """The server no longer has `name`: discovery leaves it out, running it answers 500."""
+        with self._lock:
+            if name not in _ORCHESTRATIONS:
+                raise AisError(404, f"no orchestration {name!r}; orchestrations: {', '.join(_ORCHESTRATIONS)}")
+            self._removed.add(name)
+
+    def restore_orchestration(self, name=None) -> None:
+        """Bring back `name` (None: every removed one)."""
+        with self._lock:
+            if name is not None and name not in _ORCHESTRATIONS:
+                raise AisError(404, f"no orchestration {name!r}; orchestrations: {', '.join(_ORCHESTRATIONS)}")
+            self._removed = set() if name is None else self._removed - {name}
+
+    def removed_orchestrations(self) -> list[str]:
+        with self._lock:
+            return sorted(self._removed)
+
+    # -- the state file -----------------------------------------------------------------
+
+    def _changed(self) -> tuple[int, dict] | None:
+        """With the lock held, after a change of the tables or counters: the snapshot to save
+        once the lock is let go (None without a state file)."""
+        if self._state is None:
+            return None
+        self._version += 1
+        return self._version, self._ledger.snapshot()
+
+    def _save(self, snapshot) -> None:
+        if snapshot is not None:
+            self._state.write(*snapshot)
+
+    def save(self) -> None:
+        """Write the state file now (AisSandbox.stop does); nothing without one."""
+        with self._lock:
+            snapshot = self._changed()
+        self._save(snapshot)

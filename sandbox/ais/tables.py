@@ -1,7 +1,10 @@
 """The JDE tables the sandbox holds: columns, their data-dictionary descriptions, which are
 numeric (the data service compares those as numbers, the rest as exact strings) and which are
 dates (stored as JDE stores them, Julian `CYYDDD` text; the data service reads their condition
-values in the user's date format, compares them as days and writes them as `yyyyMMdd`)."""
+values in the user's date format, compares them as days and writes them as `yyyyMMdd`).
+
+F0901's MCU is stored right-justified in 12 characters, as JDE stores a business unit, so a
+query for MCU EQUAL "M30" finds nothing there, as it would on a real server (chart.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,4 +38,8 @@ TABLES = {table.name: table for table in (
         "AN8": "Address Number", "IDLN": "Who's Who Line Number - ID", "RCK7": "Line Number ID",
         "ETP": "Electronic Address Type", "EMAL": "Electronic Address",
     }, frozenset({"AN8", "IDLN", "RCK7"})),
+    Table("F0901", "Account Master", {
+        "AID": "Account ID", "MCU": "Business Unit", "OBJ": "Object Account", "SUB": "Subsidiary",
+        "DL01": "Description", "PEC": "Posting Edit", "LDA": "Account Level of Detail",
+    }, frozenset()),
 )}

@@ -1,4 +1,6 @@
-"""`python -m sandbox.woo_store --port 7080 [--seed 1] [--drop-rate 0.1] [--orders 50]`: serve until Ctrl-C."""
+"""`python -m sandbox.woo_store [--port 7080] [--seed 1] [--drop-rate 0.1] [--orders 50]`: serve until Ctrl-C.
+
+Without --port it listens on a free port and prints its URL."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +11,7 @@ from sandbox.woo_store.server import serve
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox.woo_store", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=0, help="the port to listen on (default 0: a free one)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the drop dice and generated orders")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="share of webhook deliveries never sent")
     parser.add_argument("--delivery-timeout", type=float, default=60.0, help="seconds a delivery may take")

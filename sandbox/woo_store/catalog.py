@@ -26,6 +26,12 @@ TOPIC_HOOKS = {
     "customer.created": ["user_register", "woocommerce_created_customer", "woocommerce_new_customer"],
     "customer.updated": ["profile_update", "woocommerce_update_customer"],
     "customer.deleted": ["delete_user"],
+    "product.created": ["woocommerce_process_product_meta", "woocommerce_new_product",
+                        "woocommerce_new_product_variation"],
+    "product.updated": ["woocommerce_process_product_meta", "woocommerce_update_product",
+                        "woocommerce_update_product_variation"],
+    "product.deleted": ["wp_trash_post"],
+    "product.restored": ["untrashed_post"],
 }
 MAX_DELIVERY_FAILURES = 5   # the woocommerce_max_webhook_delivery_failures default
 
@@ -74,7 +80,14 @@ def invalid_param(name: str, why: str, code: str = "rest_invalid_param") -> dict
 NO_ROUTE = error("rest_no_route", "No route was found matching the URL and request method.", 404)
 ORDER_NOT_FOUND = error("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404)
 CUSTOMER_NOT_FOUND = error("woocommerce_rest_invalid_id", "Invalid resource ID.", 404)
-WEBHOOK_NOT_FOUND = error("woocommerce_rest_webhook_invalid_id", "Invalid ID.", 404)
+# The webhooks controller names its errors after the post type shop_webhook. An unknown id is
+# 400 "ID is invalid." on GET and PUT (prepare_item_for_response, update_item) but 404
+# "Invalid ID." on DELETE (delete_item): WC_REST_Webhooks_V1_Controller, which v3 inherits.
+WEBHOOK_INVALID_ID = error("woocommerce_rest_shop_webhook_invalid_id", "ID is invalid.", 400)
+WEBHOOK_NOT_FOUND = error("woocommerce_rest_shop_webhook_invalid_id", "Invalid ID.", 404)
+WEBHOOK_INVALID_TOPIC = "woocommerce_rest_shop_webhook_invalid_topic"
+WEBHOOK_INVALID_DELIVERY_URL = error("woocommerce_rest_shop_webhook_invalid_delivery_url",
+                                     "Webhook delivery URL must be a valid URL starting with http:// or https://.", 400)
 PAGE_TOO_LARGE = error("rest_post_invalid_page_number",
                        "The page number requested is larger than the number of pages available.", 400)
 # 401 bodies by what the caller tried (WooCommerce's permission callbacks).

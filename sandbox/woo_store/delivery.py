@@ -1,12 +1,27 @@
 """Webhooks and their delivery, as `WC_Webhook` does it (class-wc-webhook.php).
 
-A change queues (webhook, topic, resource id) for every active webhook of that topic; one
-background thread (WooCommerce's Action Scheduler) takes them in order and builds the payload
-at that moment from the resource's current state. One attempt, HTTP/1.0, no redirects
-followed, `timeout` seconds; 200-302 is a success and resets the failure count, anything else
-(or no answer) is a failure. `failed_delivery()` disables the webhook when its count already
-exceeds 5, so the 7th consecutive failure is the one that sets `disabled`. A share `drop_rate`
-of deliveries is silently never sent: the lost webhook a polling bridge has to make up for.
+A change queues (webhook, topic, resource id) for every webhook of that topic that is active
+at that moment (WC_Webhook::should_deliver); one background thread (WooCommerce's Action
+Scheduler) takes them in order and builds the payload at that moment from the resource's
+current state. A queued delivery goes out even if its webhook was paused or disabled since:
+wc_deliver_webhook_async() loads the webhook and calls deliver(), which does not look at the
+status. One attempt, HTTP/1.0, no redirects followed, `timeout` seconds; 200-302 is a success
+and resets the failure count (log_delivery), anything else (or no answer) is a failure.
+failed_delivery() disables the webhook when its count already exceeds 5
+(`woocommerce_max_webhook_delivery_failures`), else adds one: six failures in a row leave the
+count at 6, the 7th sets `disabled` and the count stays 6.
+
+Status changes keep the failure count: WC_Webhook::set_status() and the data store's update()
+never touch it, so a webhook re-activated after being disabled is disabled again by its next
+failure; only a successful delivery brings the count back to 0. Every save stamps
+`date_modified`, and log_delivery() saves after each delivery, so a disabled webhook's
+`date_modified` is when its last delivery failed. Saving an active webhook pings it
+(WC_Webhook_Data_Store::update) when its delivery URL changed or it is still
+`pending_delivery`, which is set at creation and cleared only by a ping answered 200: a
+webhook whose first ping failed is pinged again after each of its deliveries until one is.
+
+A share `drop_rate` of deliveries is silently never sent (a sandbox knob): the lost webhook a
+polling bridge has to make up for.
 """
 from __future__ import annotations
 
@@ -32,9 +47,10 @@ class Webhook:
     secret: str
     status: str = "active"
     failure_count: int = 0
+    pending_delivery: bool = True  # until a ping is answered 200
     date_created: str = ""
     date_modified: str = ""
-    counts: dict = field(default_factory=lambda: dict(attempted=0, delivered=0, failed=0, dropped=0, skipped=0))
+    counts: dict = field(default_factory=lambda: dict(attempted=0, delivered=0, failed=0, dropped=0))
 
     @property
     def resource(self) -> str:
@@ -45,6 +61,9 @@ class Webhook:
         return self.topic.partition(".")[2]
 
     def as_json(self, site_url: str, *, with_secret: bool = False) -> dict:
+        """The REST answer (WC_REST_Webhooks_V2_Controller::prepare_item_for_response); the
+        secret is in the schema's "edit" context only: create and update answer with it, a
+        GET only with `context=edit`."""
         document = {"id": self.id, "name": self.name, "status": self.status, "topic": self.topic,
                     "resource": self.resource, "event": self.event, "hooks": TOPIC_HOOKS.get(self.topic, []),
                     "delivery_url": self.delivery_url, "date_created_gmt": self.date_created,
@@ -93,9 +112,11 @@ def post(url: str, body: bytes, headers: dict, timeout: float) -> int:
 class Deliverer:
     """The webhooks of one store and the background thread delivering them."""
 
-    def __init__(self, *, payload, site_url, seed=1, drop_rate: float = 0.0, timeout: float = 60.0):
+    def __init__(self, *, payload, site_url, seed=1, drop_rate: float = 0.0, timeout: float = 60.0,
+                 clock=utc_now):
         self._payload = payload      # (resource, event, resource_id) -> document, built at delivery time
         self._site_url = site_url    # () -> "http://host:port/"
+        self._clock = clock          # () -> an aware datetime: the store's clock, for the webhooks' dates
         self._lock = threading.Condition()
         self._webhooks: dict[int, Webhook] = {}
         self._ids = itertools.count(1)
@@ -115,7 +136,7 @@ class Deliverer:
     def add(self, topic: str, delivery_url: str, secret: str | None = None, *, name: str | None = None,
             status: str = "active") -> Webhook:
         """Create a webhook; an active one is pinged first, synchronously, like WooCommerce."""
-        now = utc_now()
+        now = self._clock()
         with self._lock:
             webhook = Webhook(id=next(self._ids), topic=topic, delivery_url=delivery_url, status=status,
                               secret=secret or "".join(self._secrets.choices("abcdefghijkmnpqrstuvwxyz23456789", k=50)),
@@ -127,30 +148,49 @@ class Deliverer:
         return webhook
 
     def _ping(self, webhook: Webhook) -> None:
-        headers, body = ping(webhook.id)
+        """WC_Webhook::deliver_ping, synchronously: only a 200 clears `pending_delivery`."""
+        with self._lock:
+            url, webhook_id, topic = webhook.delivery_url, webhook.id, webhook.topic
+        headers, body = ping(webhook_id)
         try:
-            code = post(webhook.delivery_url, body, headers | {"User-Agent": USER_AGENT}, self.timeout)
+            code = post(url, body, headers | {"User-Agent": USER_AGENT}, self.timeout)
             outcome = "ok" if code == 200 else f"Error: Delivery URL returned response code: {code}"
         except OSError as exc:
             outcome = f"Error: Delivery URL cannot be reached: {exc}"
-        self._record(kind="ping", webhook_id=webhook.id, topic=webhook.topic, resource_id=None, outcome=outcome)
+        with self._lock:
+            if outcome == "ok":
+                webhook.pending_delivery = False
+        self._record(kind="ping", webhook_id=webhook_id, topic=topic, resource_id=None, outcome=outcome)
 
     def update(self, webhook_id: int, **changes) -> Webhook | None:
+        """Change and save a webhook: `status` (anything but active/paused/disabled becomes
+        disabled, as WC_Webhook::set_status does), `name`, `topic`, `delivery_url`, `secret`.
+        The failure count is left alone. Pings, as the data store's update() does, when the
+        webhook is active and its URL changed or it is still pending delivery."""
         with self._lock:
             webhook = self._webhooks.get(webhook_id)
             if webhook is None:
                 return None
             status = changes.pop("status", None)
             if status is not None:
-                if status not in ("active", "paused", "disabled"):
-                    status = "disabled"   # WC_Webhook::set_status
-                if status == "active" and webhook.status != "active":
-                    webhook.failure_count = 0
-                webhook.status = status
+                webhook.status = status if status in ("active", "paused", "disabled") else "disabled"
+            url_changed = changes.get("delivery_url") not in (None, webhook.delivery_url)
             for key in ("name", "topic", "delivery_url", "secret"):
                 if changes.get(key) is not None:
                     setattr(webhook, key, changes[key])
-            webhook.date_modified = wp_date(utc_now())
+            webhook.date_modified = wp_date(self._clock())
+            should_ping = webhook.status == "active" and (url_changed or webhook.pending_delivery)
+        if should_ping:
+            self._ping(webhook)
+        return webhook
+
+    def disable(self, webhook_id: int) -> Webhook | None:
+        """What failed_delivery() does past the limit: `disabled`, failure count unchanged, no ping."""
+        with self._lock:
+            webhook = self._webhooks.get(webhook_id)
+            if webhook is not None:
+                webhook.status = "disabled"
+                webhook.date_modified = wp_date(self._clock())
             return webhook
 
     def remove(self, webhook_id: int) -> Webhook | None:
@@ -209,18 +249,17 @@ class Deliverer:
     def _deliver(self, job: Job) -> None:
         with self._lock:
             webhook = self._webhooks.get(job.webhook_id)
-            if webhook is None or webhook.status != "active":
-                if webhook is not None:
-                    webhook.counts["skipped"] += 1
-                return
-            if self._dice.random() < self.drop_rate:
+            if webhook is None:
+                # Deleted since it was queued: WC_Webhook reads nothing and has no URL to post to.
+                outcome = "webhook deleted"
+            elif self._dice.random() < self.drop_rate:
                 webhook.counts["dropped"] += 1
                 outcome = "dropped"
             else:
                 outcome = None
                 url, secret, webhook_id, delivery_id = (webhook.delivery_url, webhook.secret, webhook.id,
                                                         next(self._delivery_ids))
-        if outcome == "dropped":
+        if outcome is not None:
             self._record(kind="delivery", webhook_id=job.webhook_id, topic=job.topic,
                          resource_id=job.resource_id, outcome=outcome)
             return
@@ -244,8 +283,14 @@ class Deliverer:
                     webhook.status = "disabled"
                 else:
                     webhook.failure_count += 1
+            # log_delivery() saves the webhook either way, and every save stamps date_modified
+            # and pings an active webhook still pending delivery (WC_Webhook_Data_Store::update).
+            webhook.date_modified = wp_date(self._clock())
+            should_ping = webhook.status == "active" and webhook.pending_delivery
         self._record(kind="delivery", webhook_id=webhook_id, topic=job.topic, resource_id=job.resource_id,
                      outcome=outcome, delivery_id=delivery_id)
+        if should_ping:
+            self._ping(webhook)
 
     def _record(self, **entry) -> None:
         with self._lock:
@@ -261,10 +306,11 @@ class Deliverer:
 
     def stats(self) -> dict:
         with self._lock:
-            by_webhook = {w.id: dict(w.counts, status=w.status, failure_count=w.failure_count, topic=w.topic)
+            by_webhook = {w.id: dict(w.counts, status=w.status, failure_count=w.failure_count, topic=w.topic,
+                                     pending_delivery=w.pending_delivery, delivery_url=w.delivery_url)
                           for w in self._webhooks.values()}
             totals = {key: sum(w.counts[key] for w in self._webhooks.values())
-                      for key in ("attempted", "delivered", "failed", "dropped", "skipped")}
+                      for key in ("attempted", "delivered", "failed", "dropped")}
             return totals | {"queued": len(self._queue) + self._in_flight, "drop_rate": self.drop_rate,
                              "by_webhook": by_webhook,
                              "disabled": [w.id for w in self._webhooks.values() if w.status == "disabled"]}

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, urlsplit
 
+from sandbox.woo_orders import PRODUCTS
 from sandbox.woo_store import catalog
 from sandbox.woo_store.catalog import (CUSTOMER_NOT_FOUND, HIDDEN_FROM_ANY, ORDER_NOT_FOUND, ORDER_STATUSES,
-                                       PAGE_TOO_LARGE, TOPIC_HOOKS, WEBHOOK_NOT_FOUND, WEBHOOK_STATUSES,
-                                       invalid_param, parse_gmt, parse_query_date)
+                                       PAGE_TOO_LARGE, TOPIC_HOOKS, WEBHOOK_INVALID_DELIVERY_URL, WEBHOOK_INVALID_ID,
+                                       WEBHOOK_INVALID_TOPIC, WEBHOOK_NOT_FOUND, WEBHOOK_STATUSES, invalid_param,
+                                       parse_gmt, parse_query_date)
 from sandbox.woo_store.store import WooStore
 
 
@@ -193,6 +195,50 @@ def get_order(store: WooStore, request: Request, order_id: str) -> Reply:
     return Reply(200, order) if order is not None else Reply(404, ORDER_NOT_FOUND)
 
 
+def list_refunds(store: WooStore, request: Request, order_id: str) -> Reply:
+    """`GET /orders/{id}/refunds`: the order's refunds as refund objects (amount positive)."""
+    order = store.order(int(order_id))
+    if order is None:
+        return Reply(404, ORDER_NOT_FOUND)
+    refunds = [{"id": r["id"], "date_created": r.get("date_created"), "date_created_gmt": r.get("date_created_gmt"),
+                "amount": str(r.get("total", "0")).lstrip("-"), "reason": r.get("reason", ""), "refunded_by": 1,
+                "refunded_payment": bool(r.get("refunded_payment", False)), "meta_data": [], "line_items": [],
+                "shipping_lines": [], "tax_lines": [], "fee_lines": []}
+               for r in order.get("refunds") or []]
+    return _page(request, refunds, f"/wc/v3/orders/{order_id}/refunds", strict=False)
+
+
+# -- products ---------------------------------------------------------------------------
+
+# The demo catalogue's categories (id, name, slug), as a shop's product categories.
+CATEGORIES = {"music": (16, "Music"), "clothing": (17, "Clothing"), "accessories": (18, "Accessories"),
+              "posters": (19, "Posters"), "decor": (20, "Decor")}
+PRODUCT_CATEGORIES = {93: ["music"], 60: ["music"], 22: ["posters", "decor"], 31: ["decor"], 40: ["clothing"],
+                      41: ["clothing", "accessories"], 57: ["accessories"]}
+
+
+def _product(product_id: int, name: str, price) -> dict:
+    return {"id": product_id, "name": name, "slug": name.lower().replace(" ", "-"), "type": "simple",
+            "status": "publish", "price": str(price), "regular_price": str(price), "sale_price": "",
+            "sku": f"SKU-{product_id}", "parent_id": 0, "date_modified_gmt": "2026-11-01T00:00:00",
+            "categories": [{"id": CATEGORIES[slug][0], "name": CATEGORIES[slug][1], "slug": slug}
+                           for slug in PRODUCT_CATEGORIES.get(product_id, [])]
+            or [{"id": 15, "name": "Uncategorized", "slug": "uncategorized"}]}
+
+
+def list_products(store: WooStore, request: Request) -> Reply:
+    """The demo catalogue (the products the generated orders sell), as `GET /products` lists them."""
+    products = [_product(*product) for product in PRODUCTS]
+    return _page(request, sorted(products, key=lambda p: p["id"], reverse=True), "/wc/v3/products", strict=False)
+
+
+def get_product(store: WooStore, request: Request, product_id: str) -> Reply:
+    found = next((p for p in PRODUCTS if p[0] == int(product_id)), None)
+    if found is None:
+        return Reply(404, catalog.error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404))
+    return Reply(200, _product(*found))
+
+
 # -- customers --------------------------------------------------------------------------
 
 _CUSTOMER_SORT = {"id": lambda c: c["id"], "registered_date": lambda c: (c.get("date_created_gmt") or "", c["id"]),
@@ -226,44 +272,75 @@ def get_customer(store: WooStore, request: Request, customer_id: str) -> Reply:
 
 
 # -- webhooks ---------------------------------------------------------------------------
+# WC_REST_Webhooks_Controller (v3) is v2's, whose create/update/delete are v1's.
+
+def _context_edit(params: dict) -> bool:
+    """`context=edit` shows the secret (its schema context is edit only)."""
+    return _choice(params, "context", "view", ("view", "edit")) == "edit"
+
+
+def _strings(params: dict) -> None:
+    """The schema's string fields: anything else is rest_invalid_type, before the controller runs."""
+    for key in ("name", "status", "topic", "delivery_url", "secret"):
+        if params.get(key) is not None and not isinstance(params[key], str):
+            raise BadParam(key, f"{key} is not of type string.", "rest_invalid_type")
+
+
+def _valid_url(url) -> bool:
+    """wc_is_valid_url: an http or https URL with a host."""
+    parts = urlsplit(url) if isinstance(url, str) else None
+    return bool(parts and parts.scheme in ("http", "https") and parts.netloc)
+
 
 def list_webhooks(store: WooStore, request: Request) -> Reply:
     status = _choice(request.params, "status", "all", ("all",) + WEBHOOK_STATUSES)
-    hooks = [w for w in store.webhooks() if status == "all" or w["status"] == status]
-    return _page(request, sorted(hooks, key=lambda w: w["id"], reverse=True), "/wc/v3/webhooks", strict=False)
+    with_secret = _context_edit(request.params)
+    hooks = [w for w in store.deliverer.all() if status == "all" or w.status == status]
+    return _page(request, sorted(hooks, key=lambda w: w.id, reverse=True), "/wc/v3/webhooks", strict=False,
+                 render=lambda w: w.as_json(store.site_url, with_secret=with_secret))
 
 
 def create_webhook(store: WooStore, request: Request) -> Reply:
+    """Always active: create_item sets the status from a post status it has just set to
+    'publish', whatever the request's `status` says. Pings the URL before answering."""
     params = request.params
+    _strings(params)
     topic, url = params.get("topic"), params.get("delivery_url")
-    if topic not in TOPIC_HOOKS:
-        return Reply(400, catalog.error("woocommerce_rest_webhook_invalid_topic",
-                                        "Webhook topic is required and must be valid.", 400))
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        return Reply(400, catalog.error("woocommerce_rest_webhook_invalid_delivery_url",
-                                        "Webhook delivery URL must be a valid URL starting with http:// or https://.",
-                                        400))
-    status = params.get("status") or "active"
-    webhook_id = store.add_webhook(topic, url, params.get("secret") or None, params.get("name") or None,
-                                   status=status if status in WEBHOOK_STATUSES else "disabled")
+    if not isinstance(topic, str) or topic not in TOPIC_HOOKS:
+        return Reply(400, catalog.error(WEBHOOK_INVALID_TOPIC, "Webhook topic is required and must be valid.", 400))
+    if not _valid_url(url):
+        return Reply(400, WEBHOOK_INVALID_DELIVERY_URL)
+    webhook_id = store.add_webhook(topic, url, params.get("secret") or None, params.get("name") or None)
     document = store.deliverer.get(webhook_id).as_json(store.site_url, with_secret=True)
     return Reply(201, document, [("Location", f"{request.base_url}wp-json/wc/v3/webhooks/{webhook_id}")])
 
 
 def get_webhook(store: WooStore, request: Request, webhook_id: str) -> Reply:
+    with_secret = _context_edit(request.params)
     webhook = store.deliverer.get(int(webhook_id))
-    return Reply(200, webhook.as_json(store.site_url)) if webhook else Reply(404, WEBHOOK_NOT_FOUND)
+    return Reply(200, webhook.as_json(store.site_url, with_secret=with_secret)) if webhook \
+        else Reply(400, WEBHOOK_INVALID_ID)
 
 
 def update_webhook(store: WooStore, request: Request, webhook_id: str) -> Reply:
+    """update_item: every field is changed only when given non-empty; the status is checked
+    against the schema's enum first (WordPress answers rest_invalid_param before the
+    controller runs). Answers in the edit context, secret included."""
     params = request.params
-    if "topic" in params and params["topic"] not in TOPIC_HOOKS:
-        return Reply(400, catalog.error("woocommerce_rest_webhook_invalid_topic",
-                                        "Webhook topic is required and must be valid.", 400))
-    changes = {key: params[key] for key in ("name", "topic", "delivery_url", "secret", "status") if key in params}
+    _strings(params)
+    if params.get("status"):
+        _choice(params, "status", "active", WEBHOOK_STATUSES)
+    if store.deliverer.get(int(webhook_id)) is None:
+        return Reply(400, WEBHOOK_INVALID_ID)
+    topic = params.get("topic")
+    if topic and (not isinstance(topic, str) or topic not in TOPIC_HOOKS):
+        return Reply(400, catalog.error(WEBHOOK_INVALID_TOPIC, "Webhook topic must be valid.", 400))
+    if params.get("delivery_url") and not _valid_url(params["delivery_url"]):
+        return Reply(400, WEBHOOK_INVALID_DELIVERY_URL)
+    changes = {key: params[key] for key in ("name", "topic", "delivery_url", "secret", "status") if params.get(key)}
     webhook = store.update_webhook(int(webhook_id), **changes)
-    if webhook is None:
-        return Reply(404, WEBHOOK_NOT_FOUND)
+    if webhook is None:   # deleted meanwhile
+        return Reply(400, WEBHOOK_INVALID_ID)
     return Reply(200, webhook.as_json(store.site_url, with_secret=True))
 
 
@@ -272,7 +349,7 @@ def delete_webhook(store: WooStore, request: Request, webhook_id: str) -> Reply:
         return Reply(501, catalog.error("woocommerce_rest_trash_not_supported", "Webhooks do not support trashing.",
                                         501))
     webhook = store.deliverer.remove(int(webhook_id))
-    return Reply(200, webhook.as_json(store.site_url)) if webhook else Reply(404, WEBHOOK_NOT_FOUND)
+    return Reply(200, webhook.as_json(store.site_url, with_secret=True)) if webhook else Reply(404, WEBHOOK_NOT_FOUND)
 
 
 # -- sandbox control (no authentication) --------------------------------------------------
@@ -311,6 +388,18 @@ def sandbox_update(store: WooStore, request: Request, order_id: str) -> Reply:
         return Reply(404, ORDER_NOT_FOUND)
 
 
+def sandbox_disable_webhook(store: WooStore, request: Request, webhook_id: str) -> Reply:
+    webhook = store.disable_webhook(int(webhook_id))
+    return Reply(200, webhook.as_json(store.site_url)) if webhook else Reply(404, WEBHOOK_NOT_FOUND)
+
+
+def sandbox_redirect_webhooks(store: WooStore, request: Request) -> Reply:
+    url = request.body.get("delivery_url")
+    if not _valid_url(url):
+        return Reply(400, WEBHOOK_INVALID_DELIVERY_URL)
+    return Reply(200, [w.as_json(store.site_url) for w in store.redirect_webhooks(url)])
+
+
 def sandbox_flush(store: WooStore, request: Request) -> Reply:
     try:
         store.flush(float(request.body.get("timeout", 30)))
@@ -323,6 +412,9 @@ def sandbox_flush(store: WooStore, request: Request) -> Reply:
 ROUTES = [
     (r"/wp-json/wc/v3/orders", {"GET": (list_orders, "list")}),
     (r"/wp-json/wc/v3/orders/(?P<order_id>\d+)", {"GET": (get_order, "view")}),
+    (r"/wp-json/wc/v3/orders/(?P<order_id>\d+)/refunds", {"GET": (list_refunds, "list")}),
+    (r"/wp-json/wc/v3/products", {"GET": (list_products, "list")}),
+    (r"/wp-json/wc/v3/products/(?P<product_id>\d+)", {"GET": (get_product, "view")}),
     (r"/wp-json/wc/v3/customers", {"GET": (list_customers, "list")}),
     (r"/wp-json/wc/v3/customers/(?P<customer_id>\d+)", {"GET": (get_customer, "view")}),
     (r"/wp-json/wc/v3/webhooks", {"GET": (list_webhooks, "list"), "POST": (create_webhook, "create")}),
@@ -335,4 +427,6 @@ ROUTES = [
     (r"/sandbox/flush", {"POST": (sandbox_flush, None)}),
     (r"/sandbox/orders/(?P<order_id>\d+)/pay", {"POST": (sandbox_pay, None)}),
     (r"/sandbox/orders/(?P<order_id>\d+)", {"POST": (sandbox_update, None)}),
+    (r"/sandbox/webhooks/(?P<webhook_id>\d+)/disable", {"POST": (sandbox_disable_webhook, None)}),
+    (r"/sandbox/webhooks/redirect", {"POST": (sandbox_redirect_webhooks, None)}),
 ]

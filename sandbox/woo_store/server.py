@@ -186,6 +186,14 @@ class WooStoreServer:
     def update_webhook(self, webhook_id: int, **changes):
         return self.store.update_webhook(webhook_id, **changes)
 
+    def disable_webhook(self, webhook_id: int):
+        """Sandbox convenience (also POST /sandbox/webhooks/{id}/disable): `disabled` at once."""
+        return self.store.disable_webhook(webhook_id)
+
+    def redirect_webhooks(self, delivery_url: str) -> list:
+        """Sandbox convenience (also POST /sandbox/webhooks/redirect): every webhook to one URL."""
+        return self.store.redirect_webhooks(delivery_url)
+
     def place_order(self, document: dict, **options) -> dict:
         return self.store.place_order(document, **options)
 

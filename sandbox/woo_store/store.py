@@ -44,8 +44,7 @@ class WooStore:
         self._customer_by_email: dict[str, int] = {}
         self._next_order_id, self._next_customer_id = first_order_id, 100
         self.deliverer = Deliverer(payload=self._payload, site_url=lambda: self.source_url or self.site_url,
-                                   seed=seed,
-                                   drop_rate=drop_rate, timeout=delivery_timeout)
+                                   seed=seed, drop_rate=drop_rate, timeout=delivery_timeout, clock=clock)
 
     def close(self) -> None:
         self.deliverer.close()
@@ -244,6 +243,15 @@ class WooStore:
 
     def update_webhook(self, webhook_id: int, **changes) -> Webhook | None:
         return self.deliverer.update(webhook_id, **changes)
+
+    def disable_webhook(self, webhook_id: int) -> Webhook | None:
+        """Sandbox convenience: disabled at once, as if deliveries had kept failing."""
+        return self.deliverer.disable(webhook_id)
+
+    def redirect_webhooks(self, delivery_url: str) -> list[Webhook]:
+        """Sandbox convenience: point every webhook at `delivery_url`, each saved as an edit
+        would save it (active ones whose URL changed are pinged)."""
+        return [self.deliverer.update(w.id, delivery_url=delivery_url) for w in self.deliverer.all()]
 
     def webhooks(self) -> list[dict]:
         return [w.as_json(self.site_url) for w in self.deliverer.all()]

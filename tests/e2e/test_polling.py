@@ -56,3 +56,41 @@ def test_one_poll_cycle_posts_every_paid_order_once(stack, jde, clean_db, shop, 
              what=f"all {len(expected)} paid orders posted")
     entries = _entries(jde)
     assert set(entries) == expected and all(len(docs) == 1 for docs in entries.values())
+
+
+@pytest.mark.slow
+def test_disabled_webhook_reactivated_within_a_beat_interval_and_its_orders_posted(stack, jde, clean_db):
+    from connector.woo.registration import TOPICS
+    from tests.support import start_beat
+
+    with WooStoreServer(seed=5, delivery_timeout=5, source_url="https://shop.example.com/") as shop:
+        stack.env.update(CONNECTOR_PUBLIC_URL=f"http://127.0.0.1:{stack.port}", CONNECTOR_WEBHOOKS_SECONDS="3",
+                         CONNECTOR_POLL_SECONDS="3600", WOO_STORE_URL=shop.url, WOO_CONSUMER_KEY="ck_sandbox",
+                         WOO_CONSUMER_SECRET="cs_sandbox")
+        stack.start(workers=1, concurrency=2, beat=False)
+        for topic in TOPICS:
+            shop.add_webhook(topic, stack.url, WEBHOOK_SECRET)
+        shop.generate(5, seed=1, pending_share=0.0)
+        shop.flush()
+        wait_for(lambda: _states(clean_db).get("posted", 0) == 5, timeout=60, what="the first orders posted")
+
+        # The receiver goes down long enough for WooCommerce to disable the webhook (> 5 failures).
+        stack.procs["web"].stop()
+        shop.generate(8, seed=2, pending_share=0.0)
+        shop.flush()
+        disabled = shop.stats()["disabled"]
+        assert disabled
+        stack.procs["web"] = start_web(stack.env, stack.log_dir, stack.port)
+        shop.generate(4, seed=3, pending_share=0.0)       # placed while the webhook is off: never delivered
+        shop.flush()
+        expected = _paid(shop)
+        assert _states(clean_db).get("posted", 0) < len(expected)
+
+        stack.procs["beat"] = start_beat(stack.env, stack.log_dir)   # its first ensure_webhooks after 3 s
+        wait_for(lambda: not shop.stats()["disabled"], timeout=30, what="the webhook re-activated")
+        wait_for(lambda: _states(clean_db).get("posted", 0) == len(expected), timeout=90, interval=0.5,
+                 what=f"all {len(expected)} paid orders posted")
+        entries = _entries(jde)
+        assert set(entries) == expected and all(len(docs) == 1 for docs in entries.values())
+        status = CliRunner().invoke(__import__("connector.cli", fromlist=["main"]).main, ["status"])
+        assert "webhooks: reactivated order.created" in " ".join(status.output.split()), status.output

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from cryptography.fernet import Fernet
 
 from connector import vault as vaults
-from connector.credentials_cli import credentials
+from connector.cli.credentials import credentials
 
 PASSWORD = "Hunter2-very-secret-pw"
 CONSUMER_SECRET = "cs_0123456789abcdef-secret"
@@ -52,7 +52,7 @@ def cli(clean_db, monkeypatch):
 
 def test_set_ais_stores_ciphertext_only_and_show_redacts(cli, clean_db):
     answers = ["https://ais.example.com:9300", "OPS", PASSWORD, PASSWORD, "JPD920", "*ALL", ""]
-    output = cli("set", "ais", input="\n".join(answers) + "\n")
+    output = cli("set", "ais", "--no-verify", input="\n".join(answers) + "\n")
     assert "stored ais credentials" in output and PASSWORD not in output
 
     rows = _raw_rows(clean_db)
@@ -83,7 +83,7 @@ def test_set_woo_never_echoes_secrets(cli, clean_db):
 
 def test_rotate_key_re_encrypts_under_the_new_key(cli, clean_db, monkeypatch):
     old = cli.key
-    cli("set", "ais", "--base-url", "https://ais.example.com", "--username", "OPS", "--environment", "JPD920",
+    cli("set", "ais", "--no-verify", "--base-url", "https://ais.example.com", "--username", "OPS", "--environment", "JPD920",
         "--role", "*ALL", "--device-name", "dev1", input=f"{PASSWORD}\n{PASSWORD}\n")
     before = _raw_rows(clean_db)
 
@@ -113,3 +113,32 @@ def test_refuses_a_real_server_under_the_sandbox_key(cli, clean_db, monkeypatch)
     result = CliRunner().invoke(credentials, ["set", "ais", "--base-url", "https://ais.example.com"])
     assert result.exit_code == 2 and "CONNECTOR_SECRET_KEY" in result.output
     assert _raw_rows(clean_db) == []
+
+
+@pytest.fixture
+def jde():
+    """A sandbox JDE whose login is OPS / PASSWORD."""
+    from sandbox.ais import AisSandbox
+
+    with AisSandbox(seed=3, username="OPS", password=PASSWORD) as server:
+        yield server
+
+
+@pytest.mark.parametrize("password, stored", [(PASSWORD, True), ("wrong-password-1", False)])
+def test_set_ais_logs_in_before_it_stores(cli, clean_db, jde, redis_url, password, stored):
+    import redis
+
+    shared = redis.Redis.from_url(redis_url)
+    shared.set("connector:ais:token:old-login", b"sealed")       # the workers' token of the old credentials
+    answers = [jde.url, "OPS", password, password, "JDV920", "*ALL", "dev-1"]
+    result = CliRunner().invoke(credentials, ["set", "ais"], input="\n".join(answers) + "\n")
+    assert (result.exit_code == 0) is stored, result.output
+    assert [row[0] for row in _raw_rows(clean_db)] == (["ais"] if stored else [])
+    if stored:
+        assert "AIS login ok" in result.output and "dd.MM.yyyy" in result.output
+        assert shared.get("connector:ais:token:old-login") is None   # the next call logs in with the new ones
+    else:
+        assert "not stored: the AIS login failed" in result.output and "--no-verify" in result.output
+        assert shared.get("connector:ais:token:old-login") == b"sealed"
+    assert password not in result.output
+    assert jde.stats()["token_requests"] == 1 and jde.stats()["logouts"] == (1 if stored else 0)

@@ -3,6 +3,7 @@
 These start real daemons under a temporary var dir and always stop what they started."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -27,8 +28,9 @@ def _wait_until(condition, timeout=15.0):
     return True
 
 
-def _settings(var_dir, database_url=None, redis_url=None):
-    return SimpleNamespace(database_url=database_url, redis_url=redis_url, var_dir=var_dir)
+def _settings(var_dir, database_url=None, redis_url=None, sandbox=True, embedded_allowed=False):
+    return SimpleNamespace(database_url=database_url, redis_url=redis_url, var_dir=var_dir, sandbox=sandbox,
+                           embedded_allowed=embedded_allowed)
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +176,20 @@ def test_run_two_commands_prefixes_output_and_returns_exit_code(tmp_path, capfd)
     assert any(line.endswith("beta   | beta says hello") for line in out.splitlines()), out
     assert "alpha stopped (rc=3)" in out
     assert time.monotonic() - started < 15  # beta was terminated, not waited for
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_resolve_urls_real_systems_refuse_embedded_unless_asked(tmp_path, allowed):
+    settings = _settings(tmp_path, sandbox=False, embedded_allowed=allowed)
+    with pytest.raises(embedded.ServicesNotRunning) as caught:
+        embedded.resolve_urls(settings)
+    # Refused outright, or (when allowed) only because none is running here.
+    assert ("CONNECTOR_EMBEDDED=1" in str(caught.value)) is not allowed
+
+
+def test_recorded_sandbox_is_found_while_its_process_lives(tmp_path):
+    embedded.record_sandbox(tmp_path, {"ais_url": "http://127.0.0.1:1"})
+    assert embedded.recorded_sandbox(tmp_path)["ais_url"] == "http://127.0.0.1:1"
+    record = json.loads((tmp_path / embedded.SANDBOX_FILE).read_text())
+    (tmp_path / embedded.SANDBOX_FILE).write_text(json.dumps(record | {"pid": 2 ** 22 + 12345}))   # a dead process
+    assert embedded.recorded_sandbox(tmp_path) == {}

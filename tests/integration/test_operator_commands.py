@@ -67,3 +67,47 @@ def test_replay_unpaid_order_changes_nothing(runtime, fixture_payload):
 def test_replay_unknown_order_says_so(runtime):
     result = CliRunner().invoke(main, ["replay", "424242"])
     assert result.exit_code == 0 and "no such order" in result.output
+
+
+def _one_line_failure(result, *words):
+    """Exit 2, one line that says it all, no traceback."""
+    text = result.output.strip()
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in text and len(text.splitlines()) == 1, text
+    for word in words:
+        assert word in text, text
+
+
+def test_reconcile_ais_unreachable_is_one_line_naming_the_url(runtime, monkeypatch):
+    from connector import runtime as runtimes
+    from connector.embedded import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"   # nothing listens there
+    monkeypatch.setenv("AIS_BASE_URL", url)
+    monkeypatch.setenv("CONNECTOR_SECRET_KEY", "mlkxmD3h0Yk0xvJsG4rXH2vS1F0wq3Zb6Yb0hCwQ2kE=")
+    monkeypatch.setattr(runtimes, "_current", None)
+    result = CliRunner().invoke(main, ["reconcile", "--from", "2026-11-01", "--to", "2026-11-30"])
+    _one_line_failure(result, "JDE AIS unreachable", url, "Fix:")
+    monkeypatch.setattr(runtimes, "_current", None)
+
+
+def test_orders_show_unknown_order_is_one_line(runtime, monkeypatch):
+    from connector import runtime as runtimes
+
+    monkeypatch.setattr(runtimes, "_current", None)
+    _one_line_failure(CliRunner().invoke(main, ["orders", "show", "999999"]), "order 999999 is not known here")
+
+
+def test_bad_date_is_one_line(runtime):
+    _one_line_failure(CliRunner().invoke(main, ["reconcile", "--from", "2026-13-01"]), "2026-13-01", "--help")
+
+
+def test_run_port_in_use_is_one_line(runtime):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        _one_line_failure(CliRunner().invoke(main, ["run", "--port", str(port)]), f"port {port} is in use",
+                          "PORT=")

@@ -1172,3 +1172,347 @@ def test_sandbox_command_line_flags_set_knobs():
         process.terminate()
         process.wait(10)
         process.stderr.close()
+
+
+# -- F0901 Account Master and the chart rule ----------------------------------------------------
+
+DEFAULT_ACCOUNTS = {"M30.1100", "M30.1110.BANK", "M30.1110.STRIPE", "M30.1110.WEB", "M30.2310", "M30.4010",
+                    "M30.4050", "M30.4060", "M30.7990"}
+
+
+def _account(row, prefix=""):
+    mcu, obj, sub = (row[f"{prefix}{column}"] for column in ("MCU", "OBJ", "SUB"))
+    return f"{mcu.strip()}.{obj}" + (f".{sub}" if sub else "")
+
+
+def test_f0901_default_chart_is_browsable_as_jde_stores_it(ais, auth):
+    """F0901 through the data service: the default chart of M30, MCU right-justified in 12,
+    blank SUB as "", 8-digit AIDs, the header account 1100 non-posting."""
+    rows = _grid(_browse(ais, auth, table="F0901"), table="F0901")["rowset"]
+    assert {_account(row, "F0901_") for row in rows} == DEFAULT_ACCOUNTS
+    assert {row["F0901_MCU"] for row in rows} == {"         M30"}
+    assert all(len(row["F0901_AID"]) == 8 and row["F0901_AID"].isdigit() for row in rows)
+    assert len({row["F0901_AID"] for row in rows}) == 9
+    by_account = {_account(row, "F0901_"): row for row in rows}
+    header, sales = by_account["M30.1100"], by_account["M30.4010"]
+    assert (header["F0901_PEC"], header["F0901_DL01"]) == ("N", "Cash and clearing")
+    assert (sales["F0901_SUB"], sales["F0901_PEC"].strip(), sales["F0901_DL01"], sales["F0901_LDA"]) == \
+        ("", "", "Sales", "7")
+    assert by_account["M30.1110.STRIPE"]["F0901_DL01"] == "Stripe clearing"
+    table = requests.get(ais.url + "/sandbox/tables/F0901", timeout=5).json()["rows"]
+    assert table == ais.f0901_rows() and len(table) == 9
+
+
+def test_f0901_business_unit_condition_must_be_right_justified(ais, auth):
+    """MCU is stored right-justified, so EQUAL "M30" finds nothing and EQUAL "         M30" all."""
+    assert _grid(_browse(ais, auth, _condition("MCU", "EQUAL", "M30", table="F0901"), table="F0901"),
+                 table="F0901")["rowset"] == []
+    found = _grid(_browse(ais, auth, _condition("MCU", "EQUAL", "M30".rjust(12), table="F0901"),
+                          _condition("OBJ", "EQUAL", "4050", table="F0901"), table="F0901"), table="F0901")
+    assert [row["F0901_DL01"] for row in found["rowset"]] == ["Shipping income"]
+
+
+@pytest.mark.parametrize("account, title, words", [
+    ("M30.9050", "Invalid Account Number", ["M30.9050", "F0901"]),
+    ("M31.4010", "Invalid Account Number", ["M31.4010", "chart"]),
+    ("M30.4010.WEB", "Invalid Account Number", ["M30.4010.WEB"]),
+    ("M30.1100", "Account Not Postable", ["M30.1100", "'N'", "header"]),
+], ids=["object-not-in-chart", "business-unit-not-in-chart", "subsidiary-not-in-chart", "header-account"])
+def test_post_journal_entry_account_checked_against_f0901(ais, auth, account, title, words):
+    """Every line's account must be a posting account of F0901; otherwise the form error, nothing written."""
+    error = _assert_form_error(_post(ais, JE, _entry(lines=_bad_line(AccountNumber=account)), auth))
+    assert error["TITLE"] == f"Error: {title}"
+    for word in words:
+        assert word.lower() in (error["DESC"] + error["MOBILE"]).lower()
+    assert ais.f0911_rows() == []
+
+
+def test_f0901_edits_change_what_posts(ais, auth):
+    """Accounts added post (the old "object 9 is invalid" rule is gone), an inactive one (PEC I)
+    and a removed one do not; the edits show in the table."""
+    lines = _bad_line(AccountNumber="M30.9050")
+    _assert_form_error(_post(ais, JE, _entry("WC-1", lines=lines), auth))
+    assert ais.add_accounts(["M30.9050", {"account": "M30.4070", "description": "Old fees", "PEC": "I"}]) == 2
+    assert _post(ais, JE, _entry("WC-1", lines=lines), auth).status_code == 200
+    error = _assert_form_error(_post(ais, JE, _entry("WC-2", lines=_bad_line(AccountNumber="M30.4070")), auth))
+    assert error["TITLE"] == "Error: Account Not Postable" and "'I'" in error["DESC"] and "inactive" in error["DESC"]
+    assert ais.remove_account("M30.4050") == 1 and ais.remove_account("M30.4050") == 0
+    error = _assert_form_error(_post(ais, JE, _entry("WC-3"), auth))  # line 3 posts to M30.4050
+    assert error["TITLE"] == "Error: Invalid Account Number" and "M30.4050" in error["DESC"]
+    assert {row["VINV"] for row in ais.f0911_rows()} == {"WC-1"}
+    accounts = {_account(row): row for row in ais.f0901_rows()}
+    assert set(accounts) == DEFAULT_ACCOUNTS - {"M30.4050"} | {"M30.9050", "M30.4070"}
+    assert accounts["M30.4070"]["AID"] == "00000111" and accounts["M30.9050"]["MCU"] == "         M30"
+
+
+def test_sandbox_f0901_insert_and_delete_over_http(ais, auth):
+    """POST /sandbox/f0901/insert takes rows with MCU as given and stores it right-justified;
+    /sandbox/f0901/delete removes one account, 404 when none matched."""
+    url = ais.url + "/sandbox/f0901/"
+    rows = [{"MCU": "M40", "OBJ": "4010", "SUB": "", "DL01": "Sales M40", "PEC": " "},
+            {"MCU": "M40".rjust(12), "OBJ": "1110", "SUB": "WEB", "DL01": "Web clearing M40", "PEC": "", "LDA": "8"}]
+    assert requests.post(url + "insert", json={"rows": rows}, timeout=5).json() == {"inserted": 2}
+    added = [row for row in requests.get(ais.url + "/sandbox/tables/F0901", timeout=5).json()["rows"]
+             if row["MCU"].strip() == "M40"]
+    assert [(row["MCU"], row["OBJ"], row["SUB"], row["LDA"]) for row in added] == [
+        ("         M40", "4010", "", "7"), ("         M40", "1110", "WEB", "8")]
+    entry = _entry(lines=[{"LineNumber": "1", "AccountNumber": "M40.1110.WEB", "Amount": "5.00"},
+                          {"LineNumber": "2", "AccountNumber": "M40.4010", "Amount": "-5.00"}])
+    assert _post(ais, JE, entry, auth).status_code == 200
+    assert requests.post(url + "delete", json={"account": "M40.1110.WEB"}, timeout=5).json() == {"deleted": 1}
+    _assert_error_body(requests.post(url + "delete", json={"account": "M40.1110.WEB"}, timeout=5), 404)
+    _assert_error_body(requests.post(url + "delete", json={"account": "M40"}, timeout=5), 400)
+    assert len(ais.f0901_rows()) == 10
+
+
+@pytest.mark.parametrize("rows", [
+    [{"MCU": "M30", "OBJ": "4010"}],                        # already in the chart
+    [{"MCU": "M50", "OBJ": "1"}, {"MCU": "M50", "OBJ": "1"}],  # twice in one insert
+    [{"MCU": "M30", "OBJ": "4010999"}],                     # OBJ longer than 6
+    [{"MCU": "", "OBJ": "4010"}],
+    [{"MCU": "M30", "OBJ": "4099", "PEC": "NN"}],
+    [{"MCU": "M30", "OBJ": "4099", "GLBA": "x"}],
+    "M30.4099",
+], ids=["duplicate", "duplicate-in-insert", "obj-too-long", "no-mcu", "pec-too-long", "unknown-column", "not-a-list"])
+def test_sandbox_f0901_insert_bad_rows_answers_400_and_adds_nothing(ais, rows):
+    """A bad or duplicate account refuses the whole insert."""
+    _assert_error_body(requests.post(ais.url + "/sandbox/f0901/insert", json={"rows": rows}, timeout=5), 400)
+    assert {_account(row) for row in ais.f0901_rows()} == DEFAULT_ACCOUNTS
+
+
+def test_constructor_chart_replaces_the_default_and_survives_reset():
+    """AisSandbox(chart=[...]): strings or dicts instead of the default chart; reset restores it."""
+    chart = ["M30.1110.WEB", {"account": "M30.4010", "description": "Sales", "PEC": ""},
+             {"account": "M30.1000", "description": "Assets", "PEC": "N", "LDA": "4"}]
+    with AisSandbox(chart=chart) as sandbox:
+        assert [(_account(row), row["DL01"], row["PEC"], row["LDA"]) for row in sandbox.f0901_rows()] == [
+            ("M30.1110.WEB", "", " ", "7"), ("M30.4010", "Sales", "", "7"), ("M30.1000", "Assets", "N", "4")]
+        headers = {"jde-AIS-Auth": _token(sandbox), "jde-AIS-Auth-Device": DEVICE}
+        two_lines = _lines(("5.00", "-5.00"))[:2]
+        assert _post(sandbox, JE, _entry(lines=two_lines), headers).status_code == 200
+        _assert_form_error(_post(sandbox, JE, _entry("WC-2"), headers))  # M30.4050 is not in this chart
+        sandbox.add_accounts(["M30.4050"])
+        sandbox.reset()
+        assert {_account(row) for row in sandbox.f0901_rows()} == {"M30.1110.WEB", "M30.4010", "M30.1000"}
+    with pytest.raises(ValueError, match="M30"):
+        AisSandbox(chart=["M30"])
+
+
+# -- discovery ------------------------------------------------------------------------------------
+
+DISCOVER = "/jderest/discover"
+ORCHESTRATION_FIELDS = {"name", "description", "inputFormat", "inputs", "category", "exposeInputsInDiscovery",
+                        "exposeOrchInDiscovery", "containsContinueOnError"}
+
+
+def _discover(ais, headers, path=DISCOVER):
+    return requests.get(ais.url + path, headers=headers, timeout=5)
+
+
+def test_discover_lists_the_orchestrations_with_their_inputs(ais, auth):
+    """GET /jderest/discover (Oracle's "List Orchestrations"): each orchestration's name,
+    description, JDE Standard input format, inputs with types, and discovery flags."""
+    response = _discover(ais, auth)
+    assert response.status_code == 200, response.text
+    orchestrations = {o["name"]: o for o in response.json()["orchestrations"]}
+    assert set(orchestrations) == {"ORCH_WOO_PostJournalEntry", "ORCH_WOO_AddCustomer"}
+    for orchestration in orchestrations.values():
+        assert set(orchestration) == ORCHESTRATION_FIELDS and orchestration["description"]
+        assert orchestration["inputFormat"] == "JDE Standard" and orchestration["category"]
+        assert orchestration["exposeInputsInDiscovery"] is True and orchestration["exposeOrchInDiscovery"] is True
+        assert all(set(item) == {"name", "type"} for item in orchestration["inputs"])
+    gl = {item["name"]: item["type"] for item in orchestrations["ORCH_WOO_PostJournalEntry"]["inputs"]}
+    assert {"BatchNumber", "Company", "DocumentType", "GLDate", "Currency", "GridData"} <= set(gl)
+    assert gl["GLDate"] == "String" and gl["GridData"] == "Array"
+    assert {item["name"] for item in orchestrations["ORCH_WOO_AddCustomer"]["inputs"]} >= {"AlphaName", "Email"}
+    assert orchestrations["ORCH_WOO_PostJournalEntry"]["containsContinueOnError"] is True
+    assert ais.stats()["calls"][DISCOVER] == 1
+
+
+@pytest.mark.parametrize("headers", [{"jde-AIS-Auth": "044unknown", "jde-AIS-Auth-Device": DEVICE}, {},
+                                     "other-device"], ids=["unknown-token", "no-token", "other-device"])
+def test_discover_without_a_valid_token_answers_444(ais, auth, headers):
+    """Discovery is authenticated like every other call."""
+    if headers == "other-device":
+        headers = {**auth, "jde-AIS-Auth-Device": "another-device"}
+    body = _assert_error_body(_discover(ais, headers), 444)
+    assert "token" in body["message"].lower() and "orchestrations" not in body
+
+
+def test_discover_one_and_open_api_catalog(ais, auth):
+    """GET /jderest/discover/{name} lists that one; /jderest/v2/open-api-catalog/{name} answers a
+    small Swagger document; an unknown name answers the unknown-orchestration 500 on both."""
+    one = _discover(ais, auth, f"{DISCOVER}/ORCH_WOO_AddCustomer")
+    assert one.status_code == 200 and [o["name"] for o in one.json()["orchestrations"]] == ["ORCH_WOO_AddCustomer"]
+    catalog = _discover(ais, auth, "/jderest/v2/open-api-catalog/ORCH_WOO_PostJournalEntry")
+    assert catalog.status_code == 200 and catalog.json()["swagger"] == "2.0"
+    [(path, operations)] = catalog.json()["paths"].items()
+    assert path == "/v3/orchestrator/ORCH_WOO_PostJournalEntry" and "post" in operations
+    for path in (f"{DISCOVER}/ORCH_Nope", "/jderest/v2/open-api-catalog/ORCH_Nope"):
+        response = _discover(ais, auth, path)
+        assert response.status_code == 500 and response.json()["message"] == "Orchestration ORCH_Nope was not found"
+    _assert_error_body(_discover(ais, {}, "/jderest/v2/open-api-catalog/ORCH_WOO_PostJournalEntry"), 444)
+
+
+@pytest.mark.parametrize("how", ["in-process", "http"])
+def test_removed_orchestration_is_gone_until_restored(ais, auth, how):
+    """A removed orchestration is absent from discovery and running it answers the unknown
+    orchestration 500; restoring it (or a reset) brings it back."""
+    if how == "in-process":
+        ais.remove_orchestration("ORCH_WOO_PostJournalEntry")
+    else:
+        response = requests.post(ais.url + "/sandbox/orchestrations/remove",
+                                 json={"name": "ORCH_WOO_PostJournalEntry"}, timeout=5)
+        assert response.json() == {"removed": ["ORCH_WOO_PostJournalEntry"]}
+    names = [o["name"] for o in _discover(ais, auth).json()["orchestrations"]]
+    assert names == ["ORCH_WOO_AddCustomer"]
+    response = _post(ais, JE, _entry(), auth)
+    assert response.status_code == 500 and response.json() == {
+        "message": "Orchestration ORCH_WOO_PostJournalEntry was not found", "exception": "Exception",
+        "timeStamp": response.json()["timeStamp"]}
+    assert _discover(ais, auth, f"{DISCOVER}/ORCH_WOO_PostJournalEntry").status_code == 500
+    assert _post(ais, CUSTOMER, {"AlphaName": "Ada"}, auth).status_code == 200
+    assert ais.f0911_rows() == [] and ais.stats()["removed_orchestrations"] == ["ORCH_WOO_PostJournalEntry"]
+    if how == "in-process":
+        ais.restore_orchestration("ORCH_WOO_PostJournalEntry")
+    else:
+        response = requests.post(ais.url + "/sandbox/orchestrations/restore", json={}, timeout=5)
+        assert response.json() == {"removed": []}
+    assert len(_discover(ais, auth).json()["orchestrations"]) == 2
+    assert _post(ais, JE, _entry(), auth).status_code == 200
+    ais.remove_orchestration("ORCH_WOO_AddCustomer")
+    ais.reset()
+    assert ais.stats()["removed_orchestrations"] == []
+
+
+def test_remove_unknown_orchestration_answers_404(ais):
+    _assert_error_body(requests.post(ais.url + "/sandbox/orchestrations/remove", json={"name": "ORCH_X"},
+                                     timeout=5), 404)
+    assert ais.stats()["removed_orchestrations"] == []
+
+
+# -- state that survives a restart -----------------------------------------------------------------
+
+
+def _headers(sandbox):
+    return {"jde-AIS-Auth": _token(sandbox), "jde-AIS-Auth-Device": DEVICE}
+
+
+def _saved(path):
+    return json.loads(path.read_text(), parse_float=Decimal)
+
+
+def test_state_file_keeps_tables_and_counters_across_restarts(tmp_path):
+    """With a state file the tables (amounts exact) and the next document, batch and address
+    numbers survive a restart; tokens and knobs do not."""
+    path = tmp_path / "jde" / "state.json"
+    with AisSandbox(seed=3, state_file=path) as first:
+        headers = _headers(first)
+        first.configure(latency=0.01)
+        assert _post(first, JE, _entry("WC-1"), headers).json()["DocumentNumber"] == 100001
+        assert _post(first, CUSTOMER, {"AlphaName": "Ada", "Email": "ada@example.com"}, headers).status_code == 200
+        first.add_accounts([{"account": "M30.4070", "description": "Gift wrap"}])
+        first.remove_account("M30.7990")
+        rows, customers, accounts = first.f0911_rows(), first.f0101_rows(), first.f0901_rows()
+    assert path.exists() and not list(path.parent.glob(".*.tmp"))
+    with AisSandbox(seed=3, state_file=path) as second:
+        assert second.f0911_rows() == rows and second.f0101_rows() == customers and second.f0901_rows() == accounts
+        assert [row["AA"] for row in second.f0911_rows()] == [Decimal("29.35"), Decimal("-24.35"), Decimal("-5.00")]
+        assert str(second.f0911_rows()[2]["AA"]) == "-5.00"
+        _assert_error_body(_post(second, JE, _entry("WC-2"), headers), 444)  # the old token died with the server
+        assert second.stats()["token_requests"] == 0 and second.stats()["journal_entries"] == 1
+        assert requests.get(second.url + "/sandbox/config", timeout=5).json()["latency"] == 0
+        fresh = _headers(second)
+        assert _post(second, JE, _entry("WC-2"), fresh).json()["DocumentNumber"] == 100002
+        assert _post(second, CUSTOMER, {"AlphaName": "Bo"}, fresh).json()["AddressNumber"] == 10002
+        assert {row["ICU"] for row in second.f0911_rows()} == {7001, 7002}
+        _assert_form_error(_post(second, JE, _entry("WC-1"), fresh))  # the batch is still in F0911
+
+
+def test_state_file_is_written_after_every_change_not_only_at_stop(tmp_path):
+    """Each orchestration write and tester edit is in the file before the caller's answer; a
+    refused entry leaves it as it was; a reset saves the empty ledger."""
+    path = tmp_path / "state.json"
+    with AisSandbox(state_file=path) as sandbox:
+        headers = _headers(sandbox)
+        assert not path.exists()  # nothing changed yet
+        assert _post(sandbox, JE, _entry("WC-1"), headers).status_code == 200
+        assert [row["VINV"] for row in _saved(path)["tables"]["F0911"]] == ["WC-1"] * 3
+        before = path.read_bytes()
+        _assert_form_error(_post(sandbox, JE, _entry("WC-2", amounts=("1", "1", "1")), headers))
+        assert path.read_bytes() == before
+        assert requests.post(sandbox.url + "/sandbox/f0911/set-amount",
+                             json={"batch": "WC-1", "line": 1, "amount": "30.35"}, timeout=5).status_code == 200
+        assert _saved(path)["tables"]["F0911"][0]["AA"] == Decimal("30.35")
+        assert requests.post(sandbox.url + "/sandbox/f0901/delete", json={"account": "M30.7990"},
+                             timeout=5).status_code == 200
+        assert len(_saved(path)["tables"]["F0901"]) == 8
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda n: _post(sandbox, JE, _entry(f"WC-{n + 10}"), headers).status_code,
+                                     range(16)))
+        assert statuses == [200] * 16
+        saved = _saved(path)
+        assert len(saved["tables"]["F0911"]) == 51 and saved["counters"]["next_document"] == 100018
+        sandbox.reset()
+        saved = _saved(path)
+        assert saved["tables"]["F0911"] == [] and len(saved["tables"]["F0901"]) == 9
+        assert saved["counters"] == {"next_document": 100001, "next_icu": 7001, "next_address": 10001}
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[]", b'{"format": "something else"}',
+                                     b'{"format": "sandbox-ais-state/1", "tables": {"F0911": [{"DOC": 1}]}, '
+                                     b'"counters": {"next_document": 1, "next_icu": 1, "next_address": 1}}',
+                                     b'{"format": "sandbox-ais-state/1", "tables": {}, "counters": {}}',
+                                     b"\xff\xfe"],
+                         ids=["not-json", "not-an-object", "other-format", "bad-row", "no-counters", "not-utf8"])
+def test_state_file_corrupt_starts_empty_with_a_warning(tmp_path, capsys, content):
+    """A state file that cannot be read back is set aside with a warning; the sandbox starts
+    empty (default chart) and keeps serving, and its next change writes a good file."""
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    with AisSandbox(state_file=path) as sandbox:
+        assert sandbox.f0911_rows() == [] and len(sandbox.f0901_rows()) == 9
+        assert "state file" in capsys.readouterr().err
+        assert (tmp_path / "state.json.corrupt").read_bytes() == content
+        assert _post(sandbox, JE, _entry(), _headers(sandbox)).json()["DocumentNumber"] == 100001
+    assert len(_saved(path)["tables"]["F0911"]) == 3
+
+
+def test_command_line_state_file_and_chart(tmp_path):
+    """`python -m sandbox.ais --state-file PATH --chart FILE`: the chart is the file's; what one
+    run writes (saved at once, so even a process killed with SIGTERM keeps it) the next run has."""
+    state, chart = tmp_path / "jde.json", tmp_path / "chart.txt"
+    chart.write_text("# account description\nM30.1110.WEB Web clearing\nM30.4010 Sales\nM30.4050\n")
+    root = Path(__file__).resolve().parents[2]
+
+    def run(check):
+        process = subprocess.Popen([sys.executable, "-m", "sandbox.ais", "--port", "0", "--state-file", str(state),
+                                    "--chart", str(chart)], cwd=root, stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            assert select.select([process.stderr], [], [], 20)[0], "the sandbox printed nothing"
+            line = process.stderr.readline()
+            assert str(state) in line
+            url = line.split(" on ")[1].split()[0]
+            check(url)
+        finally:
+            process.terminate()
+            process.wait(10)
+            process.stderr.close()
+
+    def first(url):
+        response = requests.post(url + "/jderest/v2/tokenrequest", timeout=5, json={
+            "username": "JDE", "password": "JDE", "deviceName": DEVICE})
+        headers = {"jde-AIS-Auth": response.json()["userInfo"]["token"], "jde-AIS-Auth-Device": DEVICE}
+        assert requests.post(url + JE, json=_entry(), headers=headers, timeout=5).status_code == 200
+        tables = requests.get(url + "/sandbox/tables/F0901", timeout=5).json()["rows"]
+        assert [(_account(row), row["DL01"]) for row in tables] == [
+            ("M30.1110.WEB", "Web clearing"), ("M30.4010", "Sales"), ("M30.4050", "")]
+
+    def second(url):
+        rows = requests.get(url + "/sandbox/tables/F0911", timeout=5).json()["rows"]
+        assert [(row["DOC"], row["AA"]) for row in rows] == [(100001, "29.35"), (100001, "-24.35"),
+                                                             (100001, "-5.00")]
+
+    run(first)
+    run(second)

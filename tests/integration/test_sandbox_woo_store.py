@@ -1,11 +1,19 @@
 """The sandbox WooCommerce store over real HTTP on loopback: webhooks out, REST API in."""
+import base64
+import hashlib
+import hmac
 import json
+import os
 import random
+import select
 import socket
+import subprocess
+import sys
 import threading
 from collections import deque
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import requests
@@ -161,7 +169,9 @@ def test_webhook_creation_invalid_topic_is_400(shop, receiver):
     response = requests.post(shop.url + "wp-json/wc/v3/webhooks", auth=shop.auth, timeout=10,
                              json={"topic": "order.exploded", "delivery_url": receiver.url})
     assert response.status_code == 400
-    assert response.json()["code"] == "woocommerce_rest_webhook_invalid_topic"
+    assert response.json() == {"code": "woocommerce_rest_shop_webhook_invalid_topic",
+                                "message": "Webhook topic is required and must be valid.", "data": {"status": 400}}
+    assert shop.webhooks() == []
 
 
 # -- deliveries ---------------------------------------------------------------------------
@@ -217,20 +227,25 @@ def test_delivery_deleted_topic_carries_only_id(shop, receiver):
 
 @pytest.mark.parametrize("failure", ["500", "404", "refused"])
 def test_delivery_disabled_after_consecutive_failures(shop, receiver, failure):
-    """WC_Webhook::failed_delivery: the 7th consecutive failure (count already > 5) disables; nothing more is sent."""
+    """WC_Webhook::failed_delivery: six failures in a row count 1 to 6; the 7th (count already
+    > 5) disables and leaves the count at 6; a disabled webhook is queued nothing more."""
     url = _closed_port_url() if failure == "refused" else receiver.url
     receiver.status = 200 if failure == "refused" else int(failure)
     webhook_id = shop.add_webhook("order.created", url, SECRET)
-    for _ in range(9):
+    counts = []
+    for _ in range(7):
         _order(shop)
-    shop.flush()
-    stats = shop.stats()["by_webhook"][webhook_id]
-    assert (stats["status"], stats["attempted"], stats["failed"], stats["skipped"]) == ("disabled", 7, 7, 2)
+        shop.flush()
+        stats = shop.stats()["by_webhook"][webhook_id]
+        counts.append((stats["status"], stats["failure_count"]))
+    assert counts == [("active", n) for n in range(1, 7)] + [("disabled", 6)]
     assert shop.stats()["disabled"] == [webhook_id]
     assert len(receiver.deliveries()) == (0 if failure == "refused" else 7)
     receiver.status = 200
     _order(shop)
     shop.flush()
+    stats = shop.stats()["by_webhook"][webhook_id]
+    assert (stats["attempted"], stats["failed"], stats["status"]) == (7, 7, "disabled")
     assert len(receiver.deliveries()) == (0 if failure == "refused" else 7)
     response = requests.put(f"{shop.url}wp-json/wc/v3/webhooks/{webhook_id}", auth=shop.auth, timeout=10,
                             json={"status": "active", "delivery_url": receiver.url})
@@ -238,6 +253,20 @@ def test_delivery_disabled_after_consecutive_failures(shop, receiver, failure):
     order = _order(shop)
     shop.flush()
     assert json.loads(receiver.deliveries()[-1]["body"])["id"] == order["id"]
+    assert shop.stats()["by_webhook"][webhook_id]["failure_count"] == 0
+
+
+def test_delivery_queued_before_disabling_still_goes_out(shop, receiver):
+    """wc_deliver_webhook_async() delivers what was queued whatever the webhook's status now:
+    nine orders queued while active are all attempted, the webhook disabled by the 7th."""
+    receiver.status = 500
+    webhook_id = shop.add_webhook("order.created", receiver.url, SECRET)
+    for _ in range(9):
+        _order(shop)
+    shop.flush()
+    stats = shop.stats()["by_webhook"][webhook_id]
+    assert (stats["status"], stats["attempted"], stats["failed"], stats["failure_count"]) == ("disabled", 9, 9, 6)
+    assert len(receiver.deliveries()) == 9
 
 
 def test_delivery_success_resets_failure_count(shop, receiver):
@@ -495,7 +524,7 @@ def test_demo_run_delivers_through_the_store(receiver):
     assert len([line for line in order_lines if "paid now" not in line]) == 6
     assert all(line.endswith("→ 200") for line in order_lines), lines
     pings = [r for r in receiver.requests if r["body"].startswith(b"webhook_id=")]
-    assert len(pings) == 3
+    assert len(pings) == len(demo.TOPICS) == 7   # one ping per webhook the demo registers
     for delivery in receiver.deliveries():
         assert is_authentic([SECRET], delivery["body"], delivery["headers"]["X-WC-Webhook-Signature"])
     topics = {r["headers"]["X-WC-Webhook-Topic"] for r in receiver.deliveries()}
@@ -511,3 +540,266 @@ def test_delivery_source_url_overrides_source_header(receiver):
         shop.flush()
         assert receiver.deliveries()[0]["headers"]["X-WC-Webhook-Source"] == "https://shop.example.com/"
         assert _get(shop, ORDERS).status_code == 200
+
+
+# -- webhook life cycle over REST (what a connector's self-healing meets) --------------------
+
+WEBHOOKS = "wp-json/wc/v3/webhooks"
+WEBHOOK_FIELDS = {"id", "name", "status", "topic", "resource", "event", "hooks", "delivery_url", "date_created",
+                  "date_created_gmt", "date_modified", "date_modified_gmt", "_links"}
+
+
+def _signature(secret: str, body: bytes) -> str:
+    """X-WC-Webhook-Signature worked out here, independently of the sandbox and the connector."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def _rest_webhook(shop, webhook_id, **params):
+    response = requests.get(f"{shop.url}{WEBHOOKS}/{webhook_id}", params=params, auth=shop.auth, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _put_webhook(shop, webhook_id, **changes):
+    return requests.put(f"{shop.url}{WEBHOOKS}/{webhook_id}", json=changes, auth=shop.auth, timeout=10)
+
+
+def _fail_until_disabled(shop, webhook_id):
+    """Failing deliveries, one order at a time, until the store disables the webhook."""
+    for _ in range(7):
+        _order(shop)
+        shop.flush()
+    assert shop.stats()["by_webhook"][webhook_id]["status"] == "disabled"
+
+
+def _pings(receiver) -> list[dict]:
+    return [r for r in receiver.requests if r["body"].startswith(b"webhook_id=")]
+
+
+def test_webhook_rest_fields_and_secret_only_in_edit_context(shop, receiver):
+    """The v3 controller's fields; the secret is in the edit context only: create and update
+    answer with it, GET and the list only with context=edit."""
+    response = requests.post(shop.url + WEBHOOKS, auth=shop.auth, timeout=10, json={
+        "name": "JDE", "topic": "order.updated", "delivery_url": receiver.url, "secret": SECRET, "status": "paused"})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert set(created) == WEBHOOK_FIELDS | {"secret"} and created["secret"] == SECRET
+    # create_item sets the status from a post status it has just made 'publish': always active.
+    assert (created["status"], created["resource"], created["event"]) == ("active", "order", "updated")
+    assert "woocommerce_update_order" in created["hooks"] and all(isinstance(h, str) for h in created["hooks"])
+    assert response.headers["Location"] == f"{shop.url}{WEBHOOKS}/{created['id']}"
+    viewed = _rest_webhook(shop, created["id"])
+    assert set(viewed) == WEBHOOK_FIELDS and viewed["delivery_url"] == receiver.url
+    assert _rest_webhook(shop, created["id"], context="edit")["secret"] == SECRET
+    listed = requests.get(shop.url + WEBHOOKS, auth=shop.auth, timeout=10).json()
+    assert [set(w) for w in listed] == [WEBHOOK_FIELDS]
+    updated = _put_webhook(shop, created["id"], name="JDE connector")
+    assert updated.status_code == 200 and updated.json()["secret"] == SECRET
+    assert updated.json()["name"] == "JDE connector"
+    assert updated.json()["date_modified_gmt"] >= viewed["date_modified_gmt"]
+
+
+def test_webhook_disabled_then_reactivated_over_rest(shop, receiver):
+    """The self-healing path: failures disable a webhook, REST shows it disabled, PUT status
+    active re-activates it and deliveries resume. Re-activation keeps the failure count (as
+    WC_Webhook::set_status does), so one more failure disables it again; a success resets it."""
+    receiver.status = 500
+    response = requests.post(shop.url + WEBHOOKS, auth=shop.auth, timeout=10,
+                             json={"topic": "order.created", "delivery_url": receiver.url, "secret": SECRET})
+    webhook_id = response.json()["id"]
+    _fail_until_disabled(shop, webhook_id)
+    assert _rest_webhook(shop, webhook_id)["status"] == "disabled"
+    disabled = requests.get(shop.url + WEBHOOKS, params={"status": "disabled"}, auth=shop.auth, timeout=10).json()
+    assert [w["id"] for w in disabled] == [webhook_id]
+    sent = len(receiver.deliveries())
+    _order(shop)
+    shop.flush()
+    assert len(receiver.deliveries()) == sent  # a disabled webhook is queued nothing
+
+    pings = len(_pings(receiver))
+    response = _put_webhook(shop, webhook_id, status="active")
+    assert response.status_code == 200 and response.json()["status"] == "active"
+    # Its creation ping was answered 500, so it is still pending delivery: saving it active pings.
+    assert len(_pings(receiver)) == pings + 1
+    assert shop.stats()["by_webhook"][webhook_id]["failure_count"] == 6
+    _order(shop)
+    shop.flush()
+    assert _rest_webhook(shop, webhook_id)["status"] == "disabled"  # the very next failure
+
+    receiver.status = 200
+    assert _put_webhook(shop, webhook_id, status="active").json()["status"] == "active"
+    order = _order(shop)
+    shop.flush()
+    last = receiver.deliveries()[-1]
+    assert json.loads(last["body"])["id"] == order["id"]
+    assert last["headers"]["X-WC-Webhook-Signature"] == _signature(SECRET, last["body"])
+    stats = shop.stats()["by_webhook"][webhook_id]
+    assert (stats["status"], stats["failure_count"], stats["pending_delivery"]) == ("active", 0, False)
+    assert _rest_webhook(shop, webhook_id)["status"] == "active"
+
+
+def test_webhook_date_modified_is_when_it_was_disabled(shop, receiver, clock):
+    """Every delivery saves the webhook, and a save stamps date_modified: a disabled webhook's
+    date_modified is the moment of its last failed delivery (what a connector polls from)."""
+    receiver.status = 500
+    webhook_id = shop.add_webhook("order.created", receiver.url, SECRET)
+    assert _rest_webhook(shop, webhook_id)["date_modified_gmt"] == _gmt(T0)
+    clock.tick(hours=1)
+    _fail_until_disabled(shop, webhook_id)
+    webhook = _rest_webhook(shop, webhook_id)
+    assert (webhook["date_created_gmt"], webhook["date_modified_gmt"]) == (_gmt(T0), _gmt(T0 + timedelta(hours=1)))
+
+
+def test_webhook_pending_delivery_is_pinged_after_deliveries_until_a_ping_succeeds(shop, receiver):
+    """A webhook whose creation ping was refused stays pending_delivery, and each save of it
+    while active (every delivery saves) pings again, until a ping is answered 200."""
+    receiver.statuses.extend([500, 200, 500])   # the creation ping, a delivery, the ping after it
+    webhook_id = shop.add_webhook("order.created", receiver.url, SECRET)
+    assert len(_pings(receiver)) == 1 and shop.stats()["by_webhook"][webhook_id]["pending_delivery"] is True
+    _order(shop)
+    shop.flush()
+    assert len(_pings(receiver)) == 2 and shop.stats()["by_webhook"][webhook_id]["pending_delivery"] is True
+    _order(shop)   # the delivery and the ping after it are answered 200
+    shop.flush()
+    assert len(_pings(receiver)) == 3 and shop.stats()["by_webhook"][webhook_id]["pending_delivery"] is False
+    _order(shop)
+    shop.flush()
+    assert len(_pings(receiver)) == 3 and len(receiver.deliveries()) == 3
+
+
+def test_webhook_put_changes_delivery_url_and_secret(shop, receiver):
+    """PUT delivery_url and secret: the URL is pinged (its URL changed), later deliveries go
+    there signed with the new secret; a PUT naming the same URL pings nothing."""
+    other = Receiver()
+    try:
+        webhook_id = shop.add_webhook("order.created", receiver.url, SECRET)
+        assert shop.stats()["by_webhook"][webhook_id]["pending_delivery"] is False
+        response = _put_webhook(shop, webhook_id, delivery_url=other.url, secret="rotated-secret")
+        assert response.status_code == 200, response.text
+        assert (response.json()["delivery_url"], response.json()["secret"]) == (other.url, "rotated-secret")
+        assert len(_pings(other)) == 1
+        order = _order(shop)
+        shop.flush()
+        [delivery] = other.deliveries()
+        assert json.loads(delivery["body"])["id"] == order["id"] and receiver.deliveries() == []
+        assert delivery["headers"]["X-WC-Webhook-Signature"] == _signature("rotated-secret", delivery["body"])
+        assert _put_webhook(shop, webhook_id, delivery_url=other.url).status_code == 200
+        assert len(_pings(other)) == 1
+    finally:
+        other.stop()
+
+
+@pytest.mark.parametrize("method, changes, status, code", [
+    ("PUT", {"status": "sleeping"}, 400, "rest_invalid_param"),
+    ("PUT", {"delivery_url": "ftp://example.com/hook"}, 400, "woocommerce_rest_shop_webhook_invalid_delivery_url"),
+    ("PUT", {"topic": "order.exploded"}, 400, "woocommerce_rest_shop_webhook_invalid_topic"),
+], ids=["bad-status", "bad-url", "bad-topic"])
+def test_webhook_put_invalid_changes_nothing(shop, receiver, method, changes, status, code):
+    """A PUT WooCommerce refuses answers its error and leaves the webhook as it was."""
+    webhook_id = shop.add_webhook("order.created", receiver.url, SECRET)
+    before = _rest_webhook(shop, webhook_id)
+    response = _put_webhook(shop, webhook_id, **changes)
+    assert response.status_code == status and response.json()["code"] == code
+    assert _rest_webhook(shop, webhook_id) == before
+
+
+def test_webhook_unknown_id_answers_as_woocommerce(shop):
+    """GET and PUT of an unknown webhook: 400 "ID is invalid."; DELETE: 404 "Invalid ID."."""
+    for response in (requests.get(f"{shop.url}{WEBHOOKS}/999", auth=shop.auth, timeout=10),
+                     _put_webhook(shop, 999, status="active")):
+        assert response.status_code == 400
+        assert response.json() == {"code": "woocommerce_rest_shop_webhook_invalid_id", "message": "ID is invalid.",
+                                   "data": {"status": 400}}
+    response = requests.delete(f"{shop.url}{WEBHOOKS}/999", params={"force": "true"}, auth=shop.auth, timeout=10)
+    assert response.status_code == 404 and response.json()["message"] == "Invalid ID."
+
+
+def test_sandbox_disable_webhook_stops_deliveries(shop, receiver):
+    """POST /sandbox/webhooks/{id}/disable: disabled at once (REST says so), nothing more is
+    queued, the failure count untouched; an unknown id is 404."""
+    webhook_id = shop.add_webhook("order.created", receiver.url, SECRET)
+    response = requests.post(f"{shop.url}sandbox/webhooks/{webhook_id}/disable", timeout=10)
+    assert response.status_code == 200 and response.json()["status"] == "disabled"
+    assert _rest_webhook(shop, webhook_id)["status"] == "disabled"
+    _order(shop)
+    shop.flush()
+    assert receiver.deliveries() == [] and shop.stats()["by_webhook"][webhook_id]["failure_count"] == 0
+    assert requests.post(f"{shop.url}sandbox/webhooks/999/disable", timeout=10).status_code == 404
+    shop.update_webhook(webhook_id, status="active")
+    _order(shop)
+    shop.flush()
+    assert len(receiver.deliveries()) == 1
+
+
+def test_sandbox_redirect_points_every_webhook_elsewhere(shop, receiver):
+    """POST /sandbox/webhooks/redirect: every webhook's delivery URL changes (each pinged as an
+    edit would be); a bad URL is 400."""
+    other = Receiver()
+    try:
+        ids = [shop.add_webhook(topic, receiver.url, SECRET) for topic in ("order.created", "order.updated")]
+        response = requests.post(shop.url + "sandbox/webhooks/redirect", json={"delivery_url": other.url}, timeout=10)
+        assert response.status_code == 200
+        assert sorted(w["id"] for w in response.json()) == sorted(ids)
+        assert {_rest_webhook(shop, i)["delivery_url"] for i in ids} == {other.url}
+        assert len(_pings(other)) == 2
+        order = _order(shop)
+        shop.pay_order(order["id"])
+        shop.flush()
+        assert [r["headers"]["X-WC-Webhook-Topic"] for r in other.deliveries()] == ["order.created", "order.updated"]
+        assert receiver.deliveries() == []
+        bad = requests.post(shop.url + "sandbox/webhooks/redirect", json={"delivery_url": "nowhere"}, timeout=10)
+        assert bad.status_code == 400 and {_rest_webhook(shop, i)["delivery_url"] for i in ids} == {other.url}
+    finally:
+        other.stop()
+
+
+# -- signing without the connector's code ---------------------------------------------------------
+
+def test_signature_is_hmac_sha256_base64_of_the_body(shop, receiver):
+    """The store signs on its own: base64(HMAC-SHA256(secret, body)), checked here by hand."""
+    shop.add_webhook("order.created", receiver.url, SECRET)
+    _order(shop)
+    shop.flush()
+    [delivery] = receiver.deliveries()
+    assert delivery["headers"]["X-WC-Webhook-Signature"] == _signature(SECRET, delivery["body"])
+    assert delivery["headers"]["X-WC-Webhook-Signature"] != _signature(SECRET + "x", delivery["body"])
+
+
+@pytest.mark.parametrize("stored, key", [("s&amp;t", "s&t"), ("q&quot;&#039;&#0039;", "q\"''"),
+                                         ("&amp;lt;", "&lt;"), ("plain", "plain")])
+def test_signature_key_is_the_secret_html_decoded(shop, receiver, stored, key):
+    """WC_Webhook::generate_signature keys the HMAC with wp_specialchars_decode($secret, ENT_QUOTES)."""
+    shop.add_webhook("order.created", receiver.url, stored)
+    _order(shop)
+    shop.flush()
+    [delivery] = receiver.deliveries()
+    assert delivery["headers"]["X-WC-Webhook-Signature"] == _signature(key, delivery["body"])
+
+
+def test_sandbox_does_not_import_the_connectors_signature_code():
+    """Importing the store and its webhook helpers never loads connector.woo.signature."""
+    root = Path(__file__).resolve().parents[2]
+    code = ("import sys, sandbox.woo_store, sandbox.woo_webhooks, sandbox.demo, sandbox.ais; "
+            "print(sorted(name for name in sys.modules if name.startswith('connector')))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    for path in (root / "sandbox").rglob("*.py"):
+        assert "connector.woo.signature" not in path.read_text(encoding="utf-8"), path
+
+
+def test_command_line_runs_without_port_and_prints_its_url():
+    """`python -m sandbox.woo_store --drop-rate 0.1` listens on a free port and says where."""
+    root = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen([sys.executable, "-m", "sandbox.woo_store", "--drop-rate", "0.1"], cwd=root,
+                               stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert select.select([process.stderr], [], [], 20)[0], "the store printed nothing"
+        line = process.stderr.readline()
+        url = line.split(" on ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0/")
+        assert requests.get(url + "sandbox/stats", timeout=5).json()["drop_rate"] == 0.1
+    finally:
+        process.terminate()
+        process.wait(10)
+        process.stderr.close()

@@ -115,11 +115,26 @@ def test_receive_body_over_2_mib_gets_413(client, clean_db):
 
 
 def test_receive_unhandled_topic_is_stored_ignored_not_enqueued(client, clean_db, enqueued):
-    headers, body = signed_delivery({"id": 5, "name": "Widget"}, topic="product.updated", secret=WEBHOOK_SECRET)
+    headers, body = signed_delivery({"id": 5, "name": "Widget"}, topic="coupon.updated", secret=WEBHOOK_SECRET)
     response = client.post(URL, data=body, headers=headers)
     assert response.status_code == 200 and response.json["state"] == "ignored"
     row = _rows(clean_db, "SELECT state, error FROM deliveries")[0]
-    assert row["state"] == "ignored" and "product.updated" in row["error"] and enqueued == []
+    assert row["state"] == "ignored" and "coupon.updated" in row["error"] and enqueued == []
+
+
+def test_receive_product_update_keeps_its_categories(client, runtime, enqueued):
+    product = {"id": 40, "name": "Hoodie", "date_modified_gmt": "2026-11-20T10:00:00",
+               "categories": [{"id": 17, "name": "Clothing", "slug": "clothing"},
+                              {"id": 18, "name": "Accessories", "slug": "accessories"}]}
+    headers, body = signed_delivery(product, topic="product.updated", secret=WEBHOOK_SECRET)
+    assert client.post(URL, data=body, headers=headers).json["state"] == "queued"
+    [result] = _process_all(runtime, enqueued)
+    assert result.outcome == "applied"
+    from connector.store import products
+
+    with runtime.db.transaction() as cur:
+        assert products.categories_of(cur, source=runtime.mapping.store.source, woo_ids=[40]) == {
+            40: ["clothing", "accessories"]}
 
 
 @pytest.mark.parametrize("body, reason", [

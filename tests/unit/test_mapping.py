@@ -18,8 +18,8 @@ def test_parse_mapping_example_file():
     assert mapping.store.source == "https://shop.example.com/"
     assert mapping.store.timezone.key == "America/Los_Angeles"
     assert mapping.posting.statuses == {"processing", "completed"}
-    assert mapping.accounts.clearing_for("bacs") == "1110.BANK"
-    assert mapping.accounts.clearing_for("cod") == "1110.WEB"
+    assert str(mapping.accounts.clearing_for("bacs")) == "1110.BANK"
+    assert str(mapping.accounts.clearing_for("cod")) == "1110.WEB"
     assert mapping.account_number(mapping.accounts.revenue) == "M30.4010"
 
 
@@ -81,3 +81,44 @@ def test_same_store_ignores_scheme_www_and_case(a, b, same):
     from connector.mapping import same_store
 
     assert same_store(a, b) is same
+
+
+@pytest.mark.parametrize("change, key, words", [
+    (('reference_column = "VINV"', 'refrence_column = "VINV"'), "orchestrations.refrence_column",
+     "did you mean 'reference_column'"),
+    (('statuses = ["processing", "completed"]', 'statuses = ["processing", "complete"]'), "posting.statuses",
+     "did you mean 'completed'"),
+    (('currency = "USD"', 'currency = "usd"'), "store.currency", "write 'USD'"),
+    (('currency = "USD"', 'currency = "XYZ"'), "store.currency", "not an ISO 4217"),
+    (('[orchestrations]', '[orchestration]'), "orchestration", "did you mean 'orchestrations'"),
+])
+def test_parse_mapping_typo_is_an_error_naming_key_and_line(change, key, words):
+    text = EXAMPLE.replace(*change)
+    line = next(n for n, l in enumerate(text.splitlines(), 1) if change[1] in l)
+    with pytest.raises(MappingError) as caught:
+        parse_mapping(text)
+    assert f"connector.toml:{line}: [{key}]" in str(caught.value) and words in str(caught.value)
+
+
+@pytest.mark.parametrize("value, number", [('"4020"', "M30.4020"), ('"4020.APP"', "M30.4020.APP"),
+                                           ('{ business_unit = "M40", account = "4020" }', "M40.4020"),
+                                           ('{ business_unit = "M40", account = "4020.APP" }', "M40.4020.APP")])
+def test_parse_mapping_account_may_name_its_own_business_unit(value, number):
+    mapping = parse_mapping(EXAMPLE.replace('revenue = "4010"', f"revenue = {value}"))
+    assert mapping.account_number(mapping.accounts.revenue) == number
+
+
+@pytest.mark.parametrize("value, words", [('{ account = "4020" }', "business_unit"),
+                                          ('{ business_unit = "M40", account = "40-20" }', "not an Object"),
+                                          ('{ business_unit = "M40", account = "4020", sub = "x" }', "not sub")])
+def test_parse_mapping_bad_account_table_names_the_key(value, words):
+    with pytest.raises(MappingError, match=re.escape("[accounts.revenue]")) as caught:
+        parse_mapping(EXAMPLE.replace('revenue = "4010"', f"revenue = {value}"))
+    assert words in str(caught.value)
+
+
+def test_parse_mapping_optional_keys_have_todays_defaults():
+    mapping = parse_mapping(EXAMPLE)
+    assert (mapping.posting.discounts, mapping.posting.foreign_currency) == ("net", "refuse")
+    assert mapping.posting.fee_meta == {"stripe": "_stripe_fee"}
+    assert mapping.accounts.tax == {} and mapping.accounts.discounts is None

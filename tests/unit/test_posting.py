@@ -219,3 +219,40 @@ def test_post_order_already_claimed_is_skipped(runtime, ais, fixture_payload):
                     (row_id,))
     assert _post(runtime, ais, row_id).outcome == "skipped"
     assert not responses.calls
+
+
+def test_post_order_nothing_to_post_is_posted_without_ais_call(runtime, ais, fixture_payload):
+    document = fixture_payload("order-727")
+    document.update(total="0.00", total_tax="0.00", shipping_total="0.00")
+    for item in document["line_items"]:
+        item.update(subtotal="0.00", total="0.00", total_tax="0.00")
+    document["shipping_lines"][0]["total"] = "0.00"
+    document["tax_lines"][0]["tax_total"] = "0.00"
+    row_id = _ready_order(runtime, document)
+    assert _post(runtime, ais, row_id).outcome == "nothing_to_post"
+    assert _row(runtime, row_id)["state"] == "posted" and not responses.calls
+    with runtime.db.transaction() as cur:
+        cur.execute("SELECT detail FROM audit_log WHERE action = 'order.nothing_to_post'")
+        assert "nothing to post" in cur.fetchone()["detail"]
+
+
+def test_post_order_unknown_product_waits_for_its_categories(runtime, ais, fixture_payload):
+    from connector.mapping import parse_mapping
+    from connector.store import products
+
+    text = (runtime.settings.config_path).read_text() + '\n[accounts.revenue_by_category]\nmusic = "4020"\n'
+    runtime.mapping = parse_mapping(text)
+    document = fixture_payload("order-727")
+    row_id = _ready_order(runtime, document)
+    result = _post(runtime, ais, row_id)
+    ids = sorted({item["product_id"] for item in document["line_items"]})
+    assert (result.outcome, list(result.product_ids)) == ("needs_products", ids)
+    assert (_row(runtime, row_id)["state"], _row(runtime, row_id)["attempts"]) == ("ready", 0) and not responses.calls
+    with runtime.db.transaction() as cur:
+        for pid in ids:
+            products.upsert(cur, source=runtime.mapping.store.source, product={
+                "id": pid, "categories": [{"slug": "music" if pid == ids[0] else "posters"}]})
+    responses.post(ORCH, json={"DocumentNumber": 77, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    rows = [{i["name"]: i["value"] for i in row["inputs"]} for row in _orch_bodies()[0]["detailInputs"][0]["repeatingInputs"]]
+    assert "M30.4020" in {r["AccountNumber"] for r in rows}

@@ -1,5 +1,5 @@
 -- Foundation: deliveries as received, the connector's own orders and customers,
--- the append-only audit log and the watermarks of the pollers (DESIGN §7).
+-- the append-only audit log and the watermarks of the pollers (docs/design.md §7).
 
 CREATE TABLE deliveries (
     id              bigserial PRIMARY KEY,

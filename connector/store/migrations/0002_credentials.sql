@@ -1,4 +1,4 @@
--- Credentials entered with `connector credentials set …` (DESIGN §4, §7).
+-- Credentials entered with `connector credentials set …` (docs/design.md §4, §7).
 -- Ciphertext only: the fields (and their names) live inside the Fernet token; the row
 -- shows nothing but which set of credentials it is and which key encrypted it.
 

@@ -1,4 +1,4 @@
--- Proof that every order is in the general ledger exactly once (DESIGN §7).
+-- Proof that every order is in the general ledger exactly once (docs/design.md §7).
 CREATE TABLE reconciliation_runs (
     id              bigserial PRIMARY KEY,
     started_at      timestamptz NOT NULL DEFAULT now(),

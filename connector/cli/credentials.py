@@ -1,8 +1,7 @@
 """`connector credentials …`: store the AIS and WooCommerce credentials encrypted in Postgres.
 
 Secrets are only ever typed at a hidden prompt (never options: those end up in shell
-history and `ps`), and never printed back. Registered in connector/cli.py; this module
-does not import connector.cli so that either can be imported first.
+history and `ps`), and never printed back.
 """
 from __future__ import annotations
 
@@ -87,8 +86,10 @@ def set_():
 @click.option("--environment", help="e.g. JDV920")
 @click.option("--role", help="e.g. *ALL")
 @click.option("--device-name")
-def set_ais(base_url, username, environment, role, device_name):
-    """JDE AIS login; the password is asked at a hidden prompt."""
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Log in to AIS with them before storing (--no-verify where AIS is not reachable from here).")
+def set_ais(base_url, username, environment, role, device_name, verify):
+    """JDE AIS login; the password is asked at a hidden prompt. Logs in before it stores."""
     settings, vault = _settings_and_vault()  # before any prompt: fail early on a bad key
     base_url = _ask(base_url, "AIS base URL")
     if base_url and vault.sandbox:
@@ -103,7 +104,48 @@ def set_ais(base_url, username, environment, role, device_name):
         "role": _ask(role, "JDE role"),
         "device_name": _ask(device_name, "Device name"),
     }
+    if verify:
+        _verify_ais(settings, {k: v for k, v in document.items() if v})
     _store(settings, vault, "ais", document)
+    _forget_shared_tokens(settings)
+
+
+def _verify_ais(settings, document: dict) -> None:
+    """A fresh login with what is about to be stored (merged with the environment, as it will be used)."""
+    from connector.jde.errors import AisError
+    from connector.jde.session import AisLogin, AisSession
+    from connector.runtime import sandbox_ais_url
+
+    creds = vaults.effective_ais(settings, document)
+    try:
+        base_url = creds.base_url or sandbox_ais_url(settings)
+    except embedded.ServicesNotRunning as exc:
+        _fail(f"cannot check the login: {exc} (or store them with --no-verify)")
+    login = AisLogin(base_url=base_url, username=creds.username or "", password=creds.password or "",
+                     environment=creds.environment or "", role=creds.role or "",
+                     device_name=creds.device_name or settings.ais_device_name)
+    # No Redis: a fresh login shares nothing before the credentials are stored.
+    session = AisSession(login, None, timeout=(5, 20))
+    try:
+        token, date_format = session.fresh_login()
+    except AisError as exc:
+        _fail(f"not stored: the AIS login failed: {exc.text}. Fix: check the values, or store them with "
+              "--no-verify where AIS is not reachable from this machine.")
+    session.end(token)
+    click.echo(f"AIS login ok on {base_url} as {login.username} (date format {date_format})")
+
+
+def _forget_shared_tokens(settings) -> None:
+    """The workers' shared token belongs to the old credentials: drop it, the next call logs in anew."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(embedded.resolve_urls(settings).redis_url, socket_connect_timeout=2)
+        for key in client.scan_iter("connector:ais:token:*"):
+            client.delete(key)
+    except (redis.RedisError, embedded.ServicesNotRunning):
+        click.secho("note: Redis is not reachable: the workers keep their current token until it expires",
+                    fg="yellow", err=True)
 
 
 @set_.command("woo")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from connector.ledger import EXPLANATION_LENGTH, JournalEntry, JournalLine, NotPostable, gl_date
+from connector.ledger.entry import EXPLANATION_LENGTH, JournalEntry, JournalLine, NotPostable, gl_date
 from connector.mapping import Mapping, currency_places
 
 REVERSED_STATUSES = frozenset({"cancelled", "refunded"})

@@ -1,8 +1,4 @@
-"""`connector …`: the operator's shell entry point.
-
-Like web/, this is an adapter: it may start the embedded services and the sandbox, and
-enqueue through tasks/ (replay, requeue). The work itself lives in connector/.
-"""
+"""`connector run`, `connector db …`, `connector services …`: the processes and their services."""
 from __future__ import annotations
 
 import os
@@ -13,6 +9,8 @@ import sys
 import click
 
 from connector import embedded
+from connector.cli.common import OperatorError, fail, urls_of
+from connector.cli.sandbox import SANDBOX_WEBHOOK_SECRET
 from connector.config import load_settings
 from connector.mapping import MappingError, load_mapping
 from connector.store import migrations
@@ -23,43 +21,48 @@ WEB_COMMAND = ("{python} -m gunicorn 'web.app:create_app()' --bind {bind} --work
 WORKER_COMMAND = "{python} -m celery -A tasks worker --loglevel INFO --concurrency 2 --hostname worker@%h"
 BEAT_COMMAND = "{python} -m celery -A tasks beat --loglevel INFO"
 FLOWER_COMMAND = "{python} -m celery -A tasks flower --address=127.0.0.1 --port={port}"
-SANDBOX_AIS_COMMAND = "{python} -m sandbox.ais --port {port} --latency 0.05"
+SANDBOX_AIS_COMMAND = "{python} -m sandbox.ais --port {port} --latency 0.05 --state-file {state}"
 DEMO_COMMAND = "{python} -m connector.cli sandbox demo --url {url} --store-port {store_port} --source {source}"
-# The demo store signs with this when no WOO_WEBHOOK_SECRET is set (sandbox only).
-SANDBOX_WEBHOOK_SECRET = "sandbox-webhook-secret"
-
-
-def _fail(message: str):
-    click.secho(message, fg="red", err=True)
-    sys.exit(2)
-
-
-def _urls(settings):
-    try:
-        return embedded.resolve_urls(settings)
-    except embedded.ServicesNotRunning as exc:
-        _fail(str(exc))
 
 
 @click.group()
-def main():
-    """WooCommerce → JD Edwards connector."""
-
-
-@main.group()
 def db():
     """Database schema."""
+
+
+@db.command("reset")
+@click.option("--sandbox", "sandbox_only", is_flag=True, required=True,
+              help="Required: only a database whose postings went to the sandbox JDE is emptied.")
+@click.confirmation_option(prompt="Empty every order, delivery, posting and Address Book link of this database?")
+def db_reset(sandbox_only):
+    """Empty a database that holds the sandbox's postings (credentials are kept)."""
+    from connector import ledger_target
+    from connector.store import Database, sync_state
+
+    database = Database(urls_of(load_settings()).database_url, size=1)
+    try:
+        with database.transaction() as cur:
+            stored = sync_state.get(cur, ledger_target.KEY)
+            if stored is not None and stored.get("kind") != "sandbox":
+                fail(f"refusing: this database holds postings made to {ledger_target.describe(stored)}, not the "
+                     "sandbox's; they are the books' evidence.")
+            # TRUNCATE, not DELETE: the audit log refuses row deletes by design.
+            cur.execute("TRUNCATE deliveries, orders, journal_entries, customers, products, audit_log, sync_state, "
+                        "reconciliation_runs, reconciliation_items RESTART IDENTITY CASCADE")
+    finally:
+        database.close()
+    click.echo("emptied: the next `connector run` starts on a clean database")
 
 
 @db.command("upgrade")
 def db_upgrade():
     """Apply the numbered SQL migrations not applied yet (idempotent)."""
     settings = load_settings()
-    applied = migrations.upgrade(_urls(settings).database_url)
+    applied = migrations.upgrade(urls_of(settings).database_url)
     click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
 
 
-@main.group()
+@click.group()
 def services():
     """The embedded Postgres and Redis under var/ (used when DATABASE_URL / REDIS_URL are unset)."""
 
@@ -87,8 +90,31 @@ def services_status():
         click.echo(f"{name}: {'running' if info['running'] else 'stopped'} {info.get('url') or ''}")
 
 
-@main.command()
-@click.option("--port", default=lambda: int(os.environ.get("PORT", 8000)), show_default="$PORT or 8000")
+def _port_free(name: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        # As gunicorn binds: connections of a previous run in TIME_WAIT do not hold the port.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise OperatorError(f"port {port} is in use on 127.0.0.1 (another `connector run`, or another program). "
+                                f"Fix: stop it, or choose another port ({name}=…).") from None
+
+
+def _check_jde_target(settings, mapping, urls) -> None:
+    from connector.runtime import Runtime
+
+    runtime = Runtime(settings=settings, mapping=mapping, database_url=urls.database_url, redis_url=urls.redis_url)
+    try:
+        runtime.check_jde_target()
+    finally:
+        runtime.db.close()
+
+
+@click.command()
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", 8000)), show_default="$PORT or 8000")
 @click.option("--flower-port", default=5555, show_default=True)
 @click.option("--demo/--no-demo", default=None,
               help="Feed the sandbox shop's order stream (default: on when running on the sandbox JDE).")
@@ -98,10 +124,12 @@ def run(port, flower_port, demo):
     try:
         mapping = load_mapping(settings.config_path)
     except MappingError as exc:
-        _fail(str(exc))
+        fail(str(exc))
+    for name, number in (("PORT", port), ("--flower-port", flower_port)):
+        _port_free(name, number)
     started = []
     if settings.database_url and settings.redis_url:
-        urls = embedded.resolve_urls(settings)
+        urls = embedded.resolveurls_of(settings)
     else:
         click.echo("starting the embedded Postgres and Redis under var/ …")
         urls, started = embedded.start(settings.var_dir)
@@ -110,6 +138,7 @@ def run(port, flower_port, demo):
     try:
         applied = migrations.upgrade(urls.database_url)
         click.echo(f"database ready ({len(applied)} migration(s) applied)")
+        _check_jde_target(settings, mapping, urls)
         metrics_dir = settings.var_dir / "prometheus"
         shutil.rmtree(metrics_dir, ignore_errors=True)
         metrics_dir.mkdir(parents=True)
@@ -127,7 +156,10 @@ def run(port, flower_port, demo):
             # No JDE configured: the sandbox AIS server stands in for it, on loopback.
             ais_port = embedded.free_port()
             env["SANDBOX_AIS_URL"] = f"http://127.0.0.1:{ais_port}"
-            processes["jde"] = SANDBOX_AIS_COMMAND.format(python=python, port=ais_port)
+            # Its ledger lives beside the embedded database, so a second `make run` finds the
+            # postings of the first in both.
+            processes["jde"] = SANDBOX_AIS_COMMAND.format(python=python, port=ais_port,
+                                                          state=shlex.quote(str(settings.var_dir / "sandbox-jde.json")))
             click.echo(f"sandbox JDE AIS server: {env['SANDBOX_AIS_URL']}  (tables: /sandbox/tables/F0911)")
         if demo or (demo is None and settings.sandbox):
             env.setdefault("WOO_WEBHOOK_SECRET", settings.woo_webhook_secrets[0] if settings.woo_webhook_secrets
@@ -145,110 +177,18 @@ def run(port, flower_port, demo):
         click.echo(f"webhooks: http://127.0.0.1:{port}/webhooks/woocommerce  (Ctrl-C stops everything)")
         from connector.runner import run as run_processes
 
+        sandbox_urls = {key: env[variable] for key, variable in (("ais_url", "SANDBOX_AIS_URL"),
+                                                                 ("woo_url", "SANDBOX_WOO_URL")) if variable in env}
+        if sandbox_urls:
+            # The demo registers its webhooks to this receiver: `connector check` and the webhook
+            # upkeep know it as the public URL.
+            env.setdefault("CONNECTOR_PUBLIC_URL", f"http://127.0.0.1:{port}")
+            embedded.record_sandbox(settings.var_dir, {**sandbox_urls, "public_url": env["CONNECTOR_PUBLIC_URL"]})
         code = run_processes(processes, env)
     finally:
+        embedded.forget_sandbox(settings.var_dir)
         if started:
             click.echo(f"stopping the embedded {' and '.join(started)} …")
             embedded.stop(settings.var_dir, started)
     # Ctrl-C is how a developer stops the demo: that is a clean stop, not a failure.
     sys.exit(0 if code in (130, 143, -2, -15) else code)
-
-
-
-@main.command()
-@click.option("--failures", default=10, show_default=True, help="How many of the latest failures to list.")
-def status(failures):
-    """Deliveries and orders by state, and the latest failures with their reasons."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from connector.store import Database
-    from connector.store import deliveries, orders
-
-    import redis
-
-    from connector.jde.breaker import BREAKER_KEY, Breaker, describe
-
-    urls = _urls(load_settings())
-    database = Database(urls.database_url, size=1)
-    jde = describe(Breaker(redis.Redis.from_url(urls.redis_url, socket_connect_timeout=2), BREAKER_KEY).state())
-    with database.transaction() as cur:
-        delivery_counts = deliveries.counts_by_state(cur)
-        order_counts = orders.counts_by_state(cur)
-        latest = orders.latest_failures(cur, limit=failures)
-        bad_deliveries = deliveries.latest_errors(cur, limit=failures)
-    console = Console()
-    console.print(f"JDE: {jde}", style="bold red" if jde.startswith("unreachable") else None, markup=False)
-    counts = Table(title="State", show_lines=False)
-    counts.add_column("what")
-    counts.add_column("state")
-    counts.add_column("count", justify="right")
-    for what, table in (("deliveries", delivery_counts), ("orders", order_counts)):
-        for state, n in sorted(table.items()):
-            counts.add_row(what, state, str(n))
-    console.print(counts if counts.row_count else "no deliveries and no orders yet")
-    if latest:
-        table = Table(title="Latest order failures")
-        for column in ("order", "state", "attempts", "when", "reason"):
-            table.add_column(column, overflow="fold")
-        for row in latest:
-            table.add_row(str(row["woo_id"]), row["state"], str(row["attempts"]),
-                          row["updated_at"].strftime("%Y-%m-%d %H:%M:%S"), row["last_error"] or "")
-        console.print(table)
-    if bad_deliveries:
-        table = Table(title="Latest deliveries that could not be used")
-        for column in ("delivery", "topic", "received", "reason"):
-            table.add_column(column, overflow="fold")
-        for row in bad_deliveries:
-            table.add_row(str(row["id"]), row["topic"], row["received_at"].strftime("%Y-%m-%d %H:%M:%S"),
-                          row["error"] or "")
-        console.print(table)
-
-
-@main.group()
-def sandbox():
-    """Stand-ins for JDE and WooCommerce, on loopback only."""
-
-
-@sandbox.command("ais")
-@click.option("--port", type=int, default=8070, show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--latency", type=float, default=0.0, show_default=True, help="Seconds added to each AIS call.")
-def sandbox_ais(port, seed, latency):
-    """Run the sandbox JDE AIS server in the foreground."""
-    from sandbox.ais import serve
-
-    serve(port, seed=seed, latency=latency)
-
-
-@sandbox.command("demo")
-@click.option("--url", default="http://127.0.0.1:8000/webhooks/woocommerce", show_default=True)
-@click.option("--store-port", type=int, default=0, help="Port of the sandbox store's REST API (0: any free one).")
-@click.option("--source", default=None, help="The store's X-WC-Webhook-Source (default: the mapping's [store] source).")
-@click.option("--interval", type=float, default=2.0, show_default=True, help="Seconds between orders.")
-@click.option("--count", type=int, default=None, help="Stop after this many orders.")
-@click.option("--seed", type=int, default=None)
-def sandbox_demo(url, store_port, source, interval, count, seed):
-    """Run the sandbox WooCommerce store and its stream of orders, webhooks to the receiver."""
-    from sandbox import demo
-
-    settings = load_settings()
-    if source is None:
-        try:
-            source = load_mapping(settings.config_path).store.source
-        except MappingError as exc:
-            _fail(str(exc))
-    secrets = settings.woo_webhook_secrets
-    demo.run(url, secrets[0] if secrets else SANDBOX_WEBHOOK_SECRET, interval=interval, count=count, seed=seed,
-             store_port=store_port, source=source)
-
-
-from connector.credentials_cli import credentials  # noqa: E402  (last: they do not import this module)
-from connector.operator_cli import orders, poll, reconcile, replay, requeue  # noqa: E402
-
-for command in (credentials, orders, poll, reconcile, replay, requeue):
-    main.add_command(command)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,4 +1,4 @@
-"""The operator's commands: the story of an order, replay, requeue, reconcile, poll.
+"""The operator's commands: status, the story of an order, replay, requeue, reconcile, poll.
 
 Each enqueues through tasks/ (the worker does the posting) or runs a service of connector/
 in this process; tables and progress bars are drawn with rich.
@@ -16,19 +16,16 @@ from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
+from connector.cli.common import OperatorError, urls_of
+from connector.config import load_settings
+
 console = Console()
 
 
 def _runtime():
-    from connector import embedded
-    from connector.mapping import MappingError
     from connector.runtime import current
 
-    try:
-        return current()
-    except (MappingError, embedded.ServicesNotRunning) as exc:
-        click.secho(str(exc), fg="red", err=True)
-        sys.exit(2)
+    return current()   # a failure to load is reported in one line by the command group
 
 
 def _table(title: str, columns: list[str], rows) -> Table:
@@ -57,8 +54,8 @@ def orders_show(woo_id):
     with rt.db.transaction() as cur:
         order = order_rows.get(cur, source=source, woo_id=woo_id)
         if order is None:
-            click.secho(f"order {woo_id} is not known here (try `connector poll`)", fg="yellow")
-            sys.exit(1)
+            raise OperatorError(f"order {woo_id} is not known here. Fix: check the number, or fetch it from the "
+                                "shop with `connector poll`.")
         deliveries = order_rows.deliveries_of(cur, source=source, woo_id=woo_id)
         entries = journal_entries.for_order(cur, order["id"])
         story = audit.for_subject(cur, "order", woo_id)
@@ -207,3 +204,48 @@ def poll():
     sent = sum(send(post_order, order_id) for order_id in result.ready)
     console.print(f"{result.pages} page(s), {result.seen} orders seen, {result.stored} new or changed, "
                   f"{len(result.ready)} ready to post ({sent} sent to the worker); watermark {result.watermark}")
+
+
+@click.command()
+@click.option("--failures", default=10, show_default=True, help="How many of the latest failures to list.")
+def status(failures):
+    """Deliveries and orders by state, and the latest failures with their reasons."""
+    import redis
+
+    from connector.jde.breaker import BREAKER_KEY, Breaker, describe
+    from connector.store import Database, deliveries, orders, sync_state
+    from connector.webhook_upkeep import STATE_KEY
+
+    urls = urls_of(load_settings())
+    database = Database(urls.database_url, size=1)
+    jde = describe(Breaker(redis.Redis.from_url(urls.redis_url, socket_connect_timeout=2), BREAKER_KEY).state())
+    try:
+        with database.transaction() as cur:
+            delivery_counts = deliveries.counts_by_state(cur)
+            order_counts = orders.counts_by_state(cur)
+            latest = orders.latest_failures(cur, limit=failures)
+            bad_deliveries = deliveries.latest_errors(cur, limit=failures)
+            webhooks = sync_state.get(cur, STATE_KEY) or {}
+    finally:
+        database.close()
+    console.print(f"JDE: {jde}", style="bold red" if jde.startswith("unreachable") else None, markup=False)
+    repair = webhooks.get("last_repair")
+    if repair:
+        done = "; ".join(f"{what} {', '.join(repair[what])}" for what in ("reactivated", "created", "resecured")
+                         if repair.get(what))
+        console.print(f"webhooks: {done} at {repair['at'][:19]}"
+                      + (f" (off since {repair['off_since'][:19]}; polled for that time)" if repair.get("off_since")
+                         else ""), markup=False)
+    counts = [(what, state, n) for what, table in (("deliveries", delivery_counts), ("orders", order_counts))
+              for state, n in sorted(table.items())]
+    console.print(_table("State", ["what", "state", "count"], counts) if counts
+                  else "no deliveries and no orders yet")
+    if latest:
+        table = _table("Latest order failures", ["order", "state", "attempts", "when", "reason"],
+                       [(row["woo_id"], row["state"], row["attempts"], row["updated_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                         row["last_error"]) for row in latest])
+        console.print(table)
+    if bad_deliveries:
+        console.print(_table("Latest deliveries that could not be used", ["delivery", "topic", "received", "reason"],
+                             [(row["id"], row["topic"], row["received_at"].strftime("%Y-%m-%d %H:%M:%S"), row["error"])
+                              for row in bad_deliveries]))

@@ -1,4 +1,4 @@
-"""Journal-entry rules (DESIGN §8/§9)."""
+"""Journal-entry rules (docs/design.md §8/§9)."""
 import copy
 from datetime import date
 from decimal import Decimal
@@ -11,7 +11,7 @@ from connector.ledger import NotPostable, journal_entry, julian
 from connector.mapping import load_mapping, parse_mapping
 from connector.woo.schemas import load_order
 
-MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "connector.toml")
+MAPPING = load_mapping(Path(__file__).resolve().parents[3] / "connector.toml")
 
 
 def _lines(entry):
@@ -79,21 +79,23 @@ def test_journal_entry_larger_difference_is_not_postable(fixture_payload):
 
 
 def test_journal_entry_aggregates_lines_of_one_account(fixture_payload):
-    text = (Path(__file__).resolve().parents[2] / "connector.toml").read_text().replace(
+    text = (Path(__file__).resolve().parents[3] / "connector.toml").read_text().replace(
         'shipping = "4050"', 'shipping = "4010"')
     entry = journal_entry(load_order(fixture_payload("order-727")), parse_mapping(text))
     assert ("M30.4010", Decimal("-28.00")) in _lines(entry) and len(entry.lines) == 3
 
 
-def test_journal_entry_fees_and_negative_fees(fixture_payload):
+def test_journal_entry_fees_and_negative_fees_are_never_netted(fixture_payload):
     doc = copy.deepcopy(fixture_payload("order-727"))
     doc["fee_lines"] = [{"id": 1, "name": "Gift wrap", "total": "2.50"}, {"id": 2, "name": "Discount", "total": "-1.00"}]
     doc["total"] = "30.85"
-    assert ("M30.4060", Decimal("-1.50")) in _lines(journal_entry(load_order(doc), MAPPING))
+    lines = _lines(journal_entry(load_order(doc), MAPPING))
+    # The fee credits fee income; the negative fee debits revenue (no discounts account mapped).
+    assert ("M30.4060", Decimal("-2.50")) in lines and ("M30.4010", Decimal("1.00")) in lines
 
 
 def test_journal_entry_zero_decimal_currency_quantises_to_units(fixture_payload):
-    text = (Path(__file__).resolve().parents[2] / "connector.toml").read_text().replace('"USD"', '"JPY"')
+    text = (Path(__file__).resolve().parents[3] / "connector.toml").read_text().replace('"USD"', '"JPY"')
     doc = copy.deepcopy(fixture_payload("order-727"))
     doc.update(currency="JPY", total="2935", shipping_total="1000", total_tax="135", tax_lines=[])
     doc["line_items"][0]["total"], doc["line_items"][1]["total"] = "600", "1200"
@@ -126,5 +128,6 @@ def test_journal_entry_always_balances_to_the_cent(items, shipping, tax, fees, r
     entry = journal_entry(load_order(order), MAPPING)
     assert sum(line.amount for line in entry.lines) == 0
     assert all(line.amount == line.amount.quantize(Decimal("0.01")) and line.amount != 0 for line in entry.lines)
-    assert len({line.account_number for line in entry.lines}) == len(entry.lines)
+    # One line per account and side: a debit and a credit to one account are never netted.
+    assert len({(line.account_number, line.amount > 0) for line in entry.lines}) == len(entry.lines)
     assert entry.lines[0].amount == total or total <= 0

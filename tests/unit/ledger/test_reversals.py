@@ -1,15 +1,15 @@
-"""Reversing entries for refunds and cancellations after posting (DESIGN §8)."""
+"""Reversing entries for refunds and cancellations after posting (docs/design.md §8)."""
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from connector import refunds
+from connector.ledger import reversals as refunds
 from connector.ledger import NotPostable, journal_entry
 from connector.mapping import load_mapping
 from connector.woo.schemas import load_order
 
-MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "connector.toml")
+MAPPING = load_mapping(Path(__file__).resolve().parents[3] / "connector.toml")
 
 
 def _sale(order):

@@ -1,0 +1,4 @@
+"""`python -m connector.cli …` (what `connector run` starts its own children with)."""
+from connector.cli import main
+
+main()
