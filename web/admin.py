@@ -64,6 +64,10 @@ batch {{ o.batch_number or '-' }} · JDE document {{ o.document_number or '-' }}
 document {{ e.document_number or '-' }})</h2><table><tr><th>line</th><th>account</th><th>amount</th><th>explanation</th></tr>
 {% for l in e.lines %}<tr><td>{{ l.line }}</td><td>{{ l.account }}</td><td>{{ l.amount }}</td><td>{{ l.explanation }}</td>
 </tr>{% endfor %}</table>{% endfor %}
+{% if preview %}<h2>What would be posted</h2>{% if preview.refused %}<p class="bad">{{ preview.refused }}</p>{% endif %}
+{% for e in preview.entries %}<h3>{{ e.batch_number }} ({{ e.kind }}, GL date {{ e.gl_date }}, {{ e.currency }})</h3>
+<table><tr><th>account</th><th>amount</th><th>explanation</th></tr>{% for l in e.lines %}<tr><td>{{ l.account }}</td>
+<td>{{ l.amount }}</td><td>{{ l.explanation }}</td></tr>{% endfor %}</table>{% endfor %}{% endif %}
 <h2>Story</h2><table><tr><th>when</th><th>action</th><th>outcome</th><th>ms</th><th>detail</th></tr>
 {% for a in story %}<tr><td>{{ a.at }}</td><td>{{ a.action }}</td><td>{{ a.outcome or '' }}</td>
 <td>{{ a.duration_ms or '' }}</td><td>{{ a.detail or '' }}</td></tr>{% endfor %}</table>"""
@@ -158,4 +162,24 @@ def order(woo_id: int):
         deliveries = order_rows.deliveries_of(cur, source=source, woo_id=woo_id)
         entries = journal_entries.for_order(cur, row["id"])
         story = audit.for_subject(cur, "order", woo_id)
-    return _page(f"Order {woo_id}", _ORDER, o=row, deliveries=deliveries, entries=entries, story=story)
+        preview = None if entries else _preview(cur, runtime, row)
+    return _page(f"Order {woo_id}", _ORDER, o=row, deliveries=deliveries, entries=entries, story=story,
+                 preview=preview)
+
+
+def _preview(cur, runtime, row) -> dict:
+    """What would be posted for an order not posted yet (the ledger rules, no JDE call)."""
+    from connector.ledger import ProductsUnknown
+    from connector.ledger.preview import preview
+    from connector.store import products as product_rows
+    from connector.woo.schemas import PayloadError
+
+    payload = row["payload"]
+    ids = [item.get("product_id") for item in payload.get("line_items") or [] if isinstance(item, dict)]
+    categories = product_rows.categories_of(cur, source=row["source"], woo_ids=[i for i in ids if isinstance(i, int)])
+    try:
+        return preview(payload, runtime.mapping, categories)
+    except ProductsUnknown as exc:
+        return {"entries": [], "refused": f"not yet: {exc}"}
+    except PayloadError as exc:
+        return {"entries": [], "refused": str(exc)}

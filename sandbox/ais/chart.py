@@ -30,9 +30,13 @@ DEFAULT_CHART = [
     {"account": "M30.1110.STRIPE", "description": "Stripe clearing"},
     {"account": "M30.1110.WEB", "description": "Web clearing"},
     {"account": "M30.2310", "description": "Sales tax payable"},
+    {"account": "M30.2320", "description": "County tax payable"},
+    {"account": "M30.2450", "description": "Gift cards outstanding"},
     {"account": "M30.4010", "description": "Sales"},
     {"account": "M30.4050", "description": "Shipping income"},
     {"account": "M30.4060", "description": "Fee income"},
+    {"account": "M30.4090", "description": "Discounts given"},
+    {"account": "M30.6810", "description": "Payment processing fees"},
     {"account": "M30.7990", "description": "Rounding"},
 ]
 

@@ -113,7 +113,8 @@ def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clea
 
     # And the proof: reconciliation through the data service, in the user's date format, with
     # result sets that expire between pages, finds nothing. (The sandbox's expiry dice are seeded:
-    # with this seed and 6 pages of 40 lines, the first read expires once and is read again.)
+    # with this seed the 5th and 11th next-page calls expire, so in 6 pages the first read expires
+    # once, at its last page, and the read again goes through.)
     jde.configure(error_rate=0, drop_rate=0, warning_rate=0, result_set_expiry_rate=0.15)
     for name, value in stack.env.items():
         if name.startswith(("AIS_", "CONNECTOR_")):
@@ -124,8 +125,9 @@ def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clea
     rt = load_runtime()
     try:
         days = sorted(r["gl_date"] for r in _rows(clean_db, "SELECT gl_date FROM journal_entries"))
+        debit_lines = sum(1 for line in jde.f0911_rows() if line["AA"] > 0)
         run = reconciliation.reconcile(rt.db, rt.ais_client(), rt.mapping, date_from=days[0], date_to=days[-1],
-                                       page_size=40, settle_seconds=0)
+                                       page_size=-(-debit_lines // 6), settle_seconds=0)
     finally:
         rt.db.close()
     assert run.items == [] and run.entries_checked == len(expected)

@@ -103,3 +103,23 @@ def test_customer_created_then_guest_order_links_not_duplicates(stack, jde, clea
     assert customer["ALPH"] == "Doe, John" and customer["AT1"] == "C"
     assert {line["AN8"] for line in jde.f0911_rows()} == {customer["AN8"]}
     assert jde.stats()["orchestrations"].get("ORCH_WOO_AddCustomer") == 1
+
+
+def test_every_rule_lands_in_its_account_in_jde(stack, jde, clean_db, fixture_payload):
+    """County tax per rate, a negative fee, a gift card and Stripe's fee, posted and reconciled."""
+    order = fixture_payload("order-727")
+    order.update(payment_method="stripe", total="22.54", total_tax="1.54",
+                 meta_data=[{"id": 1, "key": "_stripe_fee", "value": "0.95"},
+                            {"id": 2, "key": "_stripe_currency", "value": "USD"}],
+                 gift_cards=[{"id": 4, "code": "GC-4", "amount": "5.00"}],
+                 fee_lines=[{"id": 9, "name": "Loyalty", "total": "-2.00", "total_tax": "0.00"}])
+    order["tax_lines"].append({"id": 319, "rate_code": "US-CA-COUNTY TAX-2", "rate_id": 76, "label": "County Tax",
+                               "compound": True, "tax_total": "0.19", "shipping_tax_total": "0.00"})
+    stack.start()
+    stack.send(*signed_delivery(order, topic="order.created", secret=WEBHOOK_SECRET))
+    wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") == "posted", timeout=60, what="order posted")
+    lines = sorted((l["ANI"], l["AA"]) for l in jde.f0911_rows())
+    assert lines == sorted([
+        ("M30.1110.STRIPE", Decimal("22.54")), ("M30.2450", Decimal("5.00")), ("M30.6810", Decimal("0.95")),
+        ("M30.1110.STRIPE", Decimal("-0.95")), ("M30.4010", Decimal("-18.00")), ("M30.4050", Decimal("-10.00")),
+        ("M30.4090", Decimal("2.00")), ("M30.2310", Decimal("-1.35")), ("M30.2320", Decimal("-0.19"))])

@@ -155,7 +155,7 @@ def test_reconcile_month_in_the_users_date_format_finds_exactly_the_injected(cle
             inside = sorted(november)
             run = reconciliation.reconcile(rt.db, rt.ais_client(), rt.mapping, date_from=date(2026, 11, 1),
                                            date_to=date(2026, 11, 30), page_size=7, settle_seconds=0)
-            assert run.items == [] and run.entries_checked == len(november) and run.jde_lines == len(november)
+            assert run.items == [] and run.entries_checked == len(november) and run.jde_lines >= len(november)
             # Inject: one deleted and one changed inside the month; one deleted outside it (not this
             # month's business).
             requests.post(f"{jde.url}/sandbox/f0911/delete", json={"batch": inside[0]}).raise_for_status()

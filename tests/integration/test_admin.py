@@ -37,6 +37,8 @@ def test_admin_dashboard_and_order_story(client, runtime, fixture_payload):
     assert "needs_attention" in page and "order currency EUR &lt;b&gt;x&lt;/b&gt;" in page   # escaped
     story = client.get("/admin/orders/727").get_data(as_text=True)
     assert "order.created" in story and "needs_attention" in story
+    # Not posted: the page shows what would be posted, here the ledger's refusal.
+    assert "What would be posted" in story and "EUR is not the company currency" in story
     assert client.get("/admin/orders/999").status_code == 404
     client.post("/admin/logout")
     assert client.get("/admin/").status_code == 302
@@ -99,3 +101,17 @@ def test_admin_login_works_while_redis_is_down(runtime):
     client = create_app({"RUNTIME": no_redis, "ENQUEUE": lambda i: True, "BROKER_CHECK": lambda: True}).test_client()
     assert _sign_in(client, "admin", "guess").status_code == 401
     assert _sign_in(client).status_code == 302
+
+
+def test_admin_order_page_previews_the_entry_of_an_unposted_order(client, runtime, fixture_payload):
+    from connector import deliveries
+    from sandbox.woo_webhooks import signed_delivery
+    from tests.conftest import WEBHOOK_SECRET
+
+    headers, body = signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET)
+    delivery_id = client.post("/webhooks/woocommerce", data=body, headers=headers).json["delivery_id"]
+    with runtime.db.transaction() as cur:
+        deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses)
+    _sign_in(client)
+    page = client.get("/admin/orders/727").get_data(as_text=True)
+    assert "WC-727 (sale" in page and "M30.1110.BANK" in page and "29.35" in page and "-18.00" in page

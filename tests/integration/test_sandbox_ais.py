@@ -1176,8 +1176,8 @@ def test_sandbox_command_line_flags_set_knobs():
 
 # -- F0901 Account Master and the chart rule ----------------------------------------------------
 
-DEFAULT_ACCOUNTS = {"M30.1100", "M30.1110.BANK", "M30.1110.STRIPE", "M30.1110.WEB", "M30.2310", "M30.4010",
-                    "M30.4050", "M30.4060", "M30.7990"}
+DEFAULT_ACCOUNTS = {"M30.1100", "M30.1110.BANK", "M30.1110.STRIPE", "M30.1110.WEB", "M30.2310", "M30.2320",
+                    "M30.2450", "M30.4010", "M30.4050", "M30.4060", "M30.4090", "M30.6810", "M30.7990"}
 
 
 def _account(row, prefix=""):
@@ -1192,7 +1192,7 @@ def test_f0901_default_chart_is_browsable_as_jde_stores_it(ais, auth):
     assert {_account(row, "F0901_") for row in rows} == DEFAULT_ACCOUNTS
     assert {row["F0901_MCU"] for row in rows} == {"         M30"}
     assert all(len(row["F0901_AID"]) == 8 and row["F0901_AID"].isdigit() for row in rows)
-    assert len({row["F0901_AID"] for row in rows}) == 9
+    assert len({row["F0901_AID"] for row in rows}) == len(DEFAULT_ACCOUNTS)
     by_account = {_account(row, "F0901_"): row for row in rows}
     header, sales = by_account["M30.1100"], by_account["M30.4010"]
     assert (header["F0901_PEC"], header["F0901_DL01"]) == ("N", "Cash and clearing")
@@ -1200,7 +1200,7 @@ def test_f0901_default_chart_is_browsable_as_jde_stores_it(ais, auth):
         ("", "", "Sales", "7")
     assert by_account["M30.1110.STRIPE"]["F0901_DL01"] == "Stripe clearing"
     table = requests.get(ais.url + "/sandbox/tables/F0901", timeout=5).json()["rows"]
-    assert table == ais.f0901_rows() and len(table) == 9
+    assert table == ais.f0901_rows() and len(table) == len(DEFAULT_ACCOUNTS)
 
 
 def test_f0901_business_unit_condition_must_be_right_justified(ais, auth):
@@ -1242,7 +1242,8 @@ def test_f0901_edits_change_what_posts(ais, auth):
     assert {row["VINV"] for row in ais.f0911_rows()} == {"WC-1"}
     accounts = {_account(row): row for row in ais.f0901_rows()}
     assert set(accounts) == DEFAULT_ACCOUNTS - {"M30.4050"} | {"M30.9050", "M30.4070"}
-    assert accounts["M30.4070"]["AID"] == "00000111" and accounts["M30.9050"]["MCU"] == "         M30"
+    assert accounts["M30.4070"]["AID"] == f"{100 + len(DEFAULT_ACCOUNTS) + 2:08d}" \
+        and accounts["M30.9050"]["MCU"] == "         M30"
 
 
 def test_sandbox_f0901_insert_and_delete_over_http(ais, auth):
@@ -1262,7 +1263,7 @@ def test_sandbox_f0901_insert_and_delete_over_http(ais, auth):
     assert requests.post(url + "delete", json={"account": "M40.1110.WEB"}, timeout=5).json() == {"deleted": 1}
     _assert_error_body(requests.post(url + "delete", json={"account": "M40.1110.WEB"}, timeout=5), 404)
     _assert_error_body(requests.post(url + "delete", json={"account": "M40"}, timeout=5), 400)
-    assert len(ais.f0901_rows()) == 10
+    assert len(ais.f0901_rows()) == len(DEFAULT_ACCOUNTS) + 1
 
 
 @pytest.mark.parametrize("rows", [
@@ -1446,7 +1447,7 @@ def test_state_file_is_written_after_every_change_not_only_at_stop(tmp_path):
         assert _saved(path)["tables"]["F0911"][0]["AA"] == Decimal("30.35")
         assert requests.post(sandbox.url + "/sandbox/f0901/delete", json={"account": "M30.7990"},
                              timeout=5).status_code == 200
-        assert len(_saved(path)["tables"]["F0901"]) == 8
+        assert len(_saved(path)["tables"]["F0901"]) == len(DEFAULT_ACCOUNTS) - 1
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda n: _post(sandbox, JE, _entry(f"WC-{n + 10}"), headers).status_code,
                                      range(16)))
@@ -1455,7 +1456,7 @@ def test_state_file_is_written_after_every_change_not_only_at_stop(tmp_path):
         assert len(saved["tables"]["F0911"]) == 51 and saved["counters"]["next_document"] == 100018
         sandbox.reset()
         saved = _saved(path)
-        assert saved["tables"]["F0911"] == [] and len(saved["tables"]["F0901"]) == 9
+        assert saved["tables"]["F0911"] == [] and len(saved["tables"]["F0901"]) == len(DEFAULT_ACCOUNTS)
         assert saved["counters"] == {"next_document": 100001, "next_icu": 7001, "next_address": 10001}
 
 
@@ -1471,7 +1472,7 @@ def test_state_file_corrupt_starts_empty_with_a_warning(tmp_path, capsys, conten
     path = tmp_path / "state.json"
     path.write_bytes(content)
     with AisSandbox(state_file=path) as sandbox:
-        assert sandbox.f0911_rows() == [] and len(sandbox.f0901_rows()) == 9
+        assert sandbox.f0911_rows() == [] and len(sandbox.f0901_rows()) == len(DEFAULT_ACCOUNTS)
         assert "state file" in capsys.readouterr().err
         assert (tmp_path / "state.json.corrupt").read_bytes() == content
         assert _post(sandbox, JE, _entry(), _headers(sandbox)).json()["DocumentNumber"] == 100001

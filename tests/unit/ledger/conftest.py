@@ -1,5 +1,6 @@
 """Orders and mappings for the ledger rules' worked examples."""
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ def mapping_with():
         text = MAPPING_TEXT
         for table, extra in tables.items():
             header = f"[{table.replace('__', '.')}]"
-            text = text.replace(header, f"{header}\n{extra}") if header in text else f"{text}\n{header}\n{extra}\n"
+            line = re.compile(rf"^{re.escape(header)}[^\n]*$", re.M)    # the header itself, not a comment
+            text = line.sub(lambda m: f"{m.group(0)}\n{extra}", text, count=1) if line.search(text) \
+                else f"{text}\n{header}\n{extra}\n"
         return parse_mapping(text)
     return build
 

@@ -131,8 +131,7 @@ _MAPPINGS: dict = {}
 def _mapping(mapping_with, currency: str, mode: str):
     if (currency, mode) not in _MAPPINGS:
         taxes = "\n".join(f'"{code}" = "{account}"' for code, account in RATE_ACCOUNTS.items())
-        mapping = mapping_with(accounts='discounts = "4090"\ngift_cards = "2450"', accounts__tax=taxes,
-                               posting=f'discounts = "{mode}"')
+        mapping = mapping_with(accounts__tax=taxes, posting=f'discounts = "{mode}"')
         _MAPPINGS[currency, mode] = replace(mapping, store=replace(mapping.store, currency=currency))
     return _MAPPINGS[currency, mode]
 
