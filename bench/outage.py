@@ -42,8 +42,9 @@ Definitions (all times wall clock: the database's now(), this process's time.tim
   log line, to the millisecond, and the open key seen gone, to 0.1 s; the probe's "N orders
   that waited for it sent to posting" line is reported beside it) and end -> first post.
 - Drain seconds = first post after the end -> last backlog order posted (the brief's figure).
-  Reported beside it: from the first claim after the end (includes the first post's own
-  time, which the brief's figure leaves out: it flatters the rate by about one order), from the
+  Reported beside it: from the first claim after the end (this one includes the posting time
+  of the first round of C orders, which the brief's figure leaves out: that flatters the rate
+  by about one round in backlog/C, 2% for 200 orders at C = 4, but 25% for 20), from the
   breaker closing, and from the end (this one includes the wait for the probe).
 - Calls per order in the drain = the sandbox's orchestrator + data-service counter from the
   breaker closing (or the first claim, if earlier) to the first 0.1 s sample after the last backlog post at which no order is
@@ -62,9 +63,11 @@ posts deferred meanwhile (the worker's "retry ... deferred" log lines: a deferre
 back as a Celery retry every 1-2 probe intervals until JDE answers) and webhooks taken.
 In refuse mode nothing reaches the server, so only the connector's side can be counted.
 
-Beat runs with its production schedule, except the WooCommerce poll and the reconciliation,
-set to once a day: this bench has no WooCommerce store, and the reconciliation's own AIS
-calls would blur the counters. The token refresh keeps its default (600 s).
+Beat runs with its production schedule, except the WooCommerce poll, the webhook upkeep and
+the reconciliation, set to once a day: this bench has no WooCommerce store, and the
+reconciliation's own AIS calls would blur the counters. The token refresh keeps its default
+(600 s). The commit and working-tree changes at the start and end of each mode are recorded:
+the product is edited while benchmarks run, and a mode's processes run the code of its start.
 
 Correctness (exit code 1 when any fails): every webhook answered 200 and processed; no measured
 order failed, needs_attention or not posted (lost); in the sandbox's F0911 every batch under
@@ -145,6 +148,7 @@ def stack_environment(services: Services, ais_url: str, run_dir: Path, args) -> 
         CONNECTOR_PROBE_SECONDS=str(args.probe_seconds), CONNECTOR_RETRY_BASE_SECONDS="0.5",
         CONNECTOR_LEASE_SECONDS="30", CONNECTOR_SWEEP_SECONDS="10",
         CONNECTOR_POLL_SECONDS=ONCE_A_DAY, CONNECTOR_RECONCILE_SECONDS=ONCE_A_DAY,
+        CONNECTOR_WEBHOOKS_SECONDS=ONCE_A_DAY,
     )
     return env
 
@@ -682,6 +686,7 @@ def run_mode(mode: str, args, warmup_docs: list[dict], phases: dict[str, list[di
     print(f"[{mode}] {sum(map(len, phases.values()))} orders: {len(phases['before'])} before, {n_during} during "
           f"a {args.outage_seconds:.0f}s outage, {len(phases['after'])} after; one every {pace:.2f}s", flush=True)
 
+    code_at_start = _code()
     services = None
     sandbox = AisSandbox(seed=args.seed, password=AIS_PASSWORD, latency=args.latency)
     stack = conn = monitor = sender = None
@@ -739,6 +744,8 @@ def run_mode(mode: str, args, warmup_docs: list[dict], phases: dict[str, list[di
         result = analyse(conn=conn, sandbox=sandbox, monitor=monitor, sender=sender, stack=stack, woo_ids=woo_ids,
                          args=args, states=states, warmup=warmup, settled=settled, cpu=cpu)
         result["logs"] = str(run_dir.relative_to(ROOT))
+        result["code"] = {"start": code_at_start, "end": _code()}
+        result["code"]["changed_during_run"] = result["code"]["start"] != result["code"]["end"]
         return result
     finally:
         halt.set()
@@ -832,6 +839,10 @@ def _git(*args: str) -> str:
         return ""
 
 
+def _code() -> dict:
+    return {"commit": _git("rev-parse", "HEAD"), "tree_changes": _git("status", "--short").splitlines()}
+
+
 def _interrupted(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -878,7 +889,9 @@ def main(argv: list[str] | None = None) -> int:
         results.append(run_mode(mode, args, warmup_docs, phases))
         r = results[-1]
         print(f"[{mode}] ratio {_f(r['drain'].get('ratio'))}, backlog {r['drain']['backlog']}, "
-              f"problems {r['problems'] or 'none'}", flush=True)
+              f"problems {r['problems'] or 'none'}"
+              + ("; NOTE: the repository changed during this mode" if r["code"]["changed_during_run"] else ""),
+              flush=True)
 
     print_table(results, args)
     problems = [f"{r['mode']}: {p}" for r in results for p in r["problems"]]
@@ -890,7 +903,7 @@ def main(argv: list[str] | None = None) -> int:
                      "shoppers": args.shoppers, "seed": args.seed, "retry_base_seconds": 0.5, "lease_seconds": 30,
                      "sweep_seconds": 10, "web": "gunicorn gthread 2x4", "pool": "prefork", "cpus": os.cpu_count(),
                      "command": " ".join(["python -m bench.outage", *(argv if argv is not None else sys.argv[1:])]),
-                     "commit": _git("rev-parse", "HEAD"), "tree_changes": _git("status", "--short").splitlines()},
+                     **_code()},
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(document, indent=2, default=str) + "\n")
