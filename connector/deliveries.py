@@ -7,8 +7,10 @@ out again), and a delivery that is already done is never applied twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from connector.ledger import reversals as refunds
+from connector.ledger import tenders
 from connector.store import audit, journal_entries
 from connector.store import customers as customer_rows
 from connector.store import deliveries as delivery_rows
@@ -38,7 +40,8 @@ class Processed:
         return self.topic.startswith("customer.") and self.outcome == "applied"
 
 
-def process(cur, delivery_id: int, *, posting_statuses, expected_source: str | None = None) -> Processed | None:
+def process(cur, delivery_id: int, *, posting_statuses, expected_source: str | None = None,
+            mapping=None) -> Processed | None:
     """Apply one delivery; None when it is already finished or another worker holds it.
 
     With `expected_source`, a delivery from another store is kept as an error: the mapping
@@ -53,7 +56,7 @@ def process(cur, delivery_id: int, *, posting_statuses, expected_source: str | N
             raise PayloadError(f"delivery from {source}, but the mapping file's [store] source is "
                                f"{expected_source}: fix the mapping or the webhook")
         document = decode_json(bytes(row["body"]))
-        result = _apply(cur, row, document, posting_statuses)
+        result = _apply(cur, row, document, posting_statuses, mapping)
     except PayloadError as exc:
         result = Processed(delivery_id, topic, "error", error=str(exc))
     delivery_rows.finish(
@@ -70,7 +73,7 @@ def process(cur, delivery_id: int, *, posting_statuses, expected_source: str | N
     return result
 
 
-def _apply(cur, row, document, posting_statuses) -> Processed:
+def _apply(cur, row, document, posting_statuses, mapping=None) -> Processed:
     delivery_id, topic, source = row["id"], row["topic"], row["source"]
     body_text = bytes(row["body"]).decode("utf-8")
     resource, _, event = topic.partition(".")
@@ -92,7 +95,7 @@ def _apply(cur, row, document, posting_statuses) -> Processed:
         if stored is None:
             return Processed(delivery_id, topic, "stale", order["id"])
         state = stored["state"]
-        if state in ("posted", "reversed") and _reversal_due(cur, stored["id"], order):
+        if state in ("posted", "reversed") and _reversal_due(cur, stored["id"], order, mapping):
             order_rows.reopen_for_reversal(cur, stored["id"])
             state = "ready"
         return Processed(delivery_id, topic, "applied", order["id"], stored["id"], order_state=state)
@@ -104,12 +107,16 @@ def _apply(cur, row, document, posting_statuses) -> Processed:
     return Processed(delivery_id, topic, "applied", customer["id"], stored["id"])
 
 
-def _reversal_due(cur, order_row_id: int, order: dict) -> bool:
-    """A refund or cancellation of an order already in the GL that is not posted yet."""
-    sale_total = journal_entries.sale_total(cur, order_row_id)
-    if sale_total is None:
+def _reversal_due(cur, order_row_id: int, order: dict, mapping=None) -> bool:
+    """A refund, cancellation or late gateway fee of an order already in the GL, not posted yet."""
+    sale = journal_entries.posted_sale(cur, order_row_id)
+    if sale is None:
         return False
-    return bool(refunds.due(order, journal_entries.posted_batches(cur, order_row_id), sale_total))
+    posted = journal_entries.posted_batches(cur, order_row_id)
+    if refunds.due(order, posted, sale["total_debit"]):
+        return True
+    lines = [(line["account"], Decimal(line["amount"])) for line in sale["lines"]]
+    return mapping is not None and tenders.late_fee_entry(order, mapping, lines, posted) is not None
 
 
 def take_due(cur, *, lease_seconds: int, limit: int = 500) -> list[int]:

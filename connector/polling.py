@@ -65,7 +65,8 @@ def _utc(text: str) -> datetime:
 
 
 def poll_orders(db, woo, *, source: str, posting_statuses, lease_seconds: int,
-                now: datetime | None = None, on_page=None, since: datetime | None = None) -> PollResult:
+                now: datetime | None = None, on_page=None, since: datetime | None = None,
+                mapping=None) -> PollResult:
     """One poll cycle over every page; returns what it stored and which orders became ready.
 
     `since` reaches further back than the watermark (the time a webhook was disabled); the
@@ -102,7 +103,7 @@ def poll_orders(db, woo, *, source: str, posting_statuses, lease_seconds: int,
                     continue
                 result.stored += 1
                 processed = deliveries.process(cur, delivery_id, posting_statuses=posting_statuses,
-                                               expected_source=source)
+                                               expected_source=source, mapping=mapping)
                 if processed is not None and processed.order_ready:
                     result.ready.append(processed.resource_id)
             newest = max((o.get("date_modified_gmt") or "" for o in listing.orders), default="")

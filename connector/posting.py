@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from connector import address_book, ledger
 from connector.ledger import reversals as refunds
+from connector.ledger import tenders
 from connector.audit_trail import AuditTrail
 from connector.jde import dates, inputs
 from connector.jde.errors import AisError, AisRejected, AisUnavailable, AisWarning
@@ -190,6 +191,11 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
                 entry = refunds.reversing_entry(reversal, sale_lines, document, mapping)
                 journal_entries.save_pending(cur, order_id=order_id, entry=entry, kind=reversal.kind)
                 pending.append((reversal.kind, entry))
+            if sale is not None and sale["state"] == "posted":
+                late_fee = tenders.late_fee_entry(document, mapping, sale_lines, posted)
+                if late_fee is not None:
+                    journal_entries.save_pending(cur, order_id=order_id, entry=late_fee, kind="fees")
+                    pending.append(("fees", late_fee))
         except ledger.NothingToPost as exc:
             # A 100%-coupon order and the like: nothing owed, nothing to post — said in the audit log.
             trail.note(cur, "order.nothing_to_post", str(exc))

@@ -44,7 +44,8 @@ def run(runtime) -> dict:
                     "of that time", ", ".join(result.reactivated), result.off_since)
         polled = polling.poll_orders(runtime.db, runtime.woo_client(), source=runtime.mapping.store.source,
                                      posting_statuses=runtime.mapping.posting.statuses,
-                                     lease_seconds=runtime.settings.lease_seconds, since=result.off_since or now)
+                                     lease_seconds=runtime.settings.lease_seconds, since=result.off_since or now,
+                                     mapping=runtime.mapping)
         outcome.update(polled=polled.stored, ready=polled.ready)
     elif result.created or result.resecured:
         log.warning("webhooks registered: %s; secret replaced: %s", ", ".join(result.created) or "-",

@@ -198,7 +198,7 @@ def poll():
     with console.status("polling WooCommerce …", spinner="dots"):
         result = polling.poll_orders(rt.db, rt.woo_client(), source=rt.mapping.store.source,
                                      posting_statuses=rt.mapping.posting.statuses,
-                                     lease_seconds=rt.settings.lease_seconds,
+                                     lease_seconds=rt.settings.lease_seconds, mapping=rt.mapping,
                                      on_page=lambda p: console.log(f"page {p.page}/{p.total_pages}: "
                                                                    f"{len(p.orders)} orders"))
     sent = sum(send(post_order, order_id) for order_id in result.ready)

@@ -9,14 +9,16 @@
   default `stripe = "_stripe_fee"`; WooPayments writes `_wcpay_transaction_fee`, PayPal
   Payments `_ppcp_paypal_fees` with `paypal_fee.value`): when `[accounts] payment_fees` is
   mapped, the fee debits it and credits clearing, so clearing holds what the gateway pays
-  out. A fee in another currency than the order's is not booked (`FeeSkipped` says why).
+  out. A fee in another currency than the order's is not booked (`GatewayFee.skipped` says
+  why). A fee that appears only after the sale was posted (the gateway reports it later)
+  becomes its own entry, `WC-<order>-F`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from connector.ledger.entry import Money, NotPostable, Part
+from connector.ledger.entry import JournalEntry, Money, NotPostable, Part, assemble
 
 # The meta key of a fee's currency, for the gateways that keep it beside the fee.
 CURRENCY_KEYS = {"_stripe_fee": "_stripe_currency", "_wcpay_transaction_fee": "_wcpay_intent_currency"}
@@ -76,3 +78,30 @@ def tender_parts(order: dict, mapping, money: Money) -> tuple[list[Part], Gatewa
         parts.append(Part(mapping.account_number(accounts.payment_fees), fee.amount, "gateway fee"))
         parts.append(Part(clearing_number, -fee.amount, "payment"))
     return parts, fee
+
+
+def fee_batch(woo_id: int) -> str:
+    return f"WC-{woo_id}-F"
+
+
+def late_fee_entry(order: dict, mapping, sale_lines: list[tuple[str, Decimal]],
+                   posted_batches: set[str]) -> JournalEntry | None:
+    """The entry of a gateway fee the posted sale did not carry, or None."""
+    accounts = mapping.accounts
+    batch = fee_batch(order["id"])
+    if accounts.payment_fees is None or batch in posted_batches:
+        return None
+    fees_number = mapping.account_number(accounts.payment_fees)
+    if any(account == fees_number for account, _ in sale_lines):
+        return None     # booked with the sale
+    currency = (order.get("currency") or "").upper()
+    money = Money(currency)
+    fee = gateway_fee(order, mapping, money)
+    if fee is None or fee.skipped is not None or not fee.amount:
+        return None
+    clearing = mapping.account_number(accounts.clearing_for(order.get("payment_method")))
+    # Dated by the update that carried it, as a reversal is.
+    when = dict(order, date_paid_gmt=order.get("date_modified_gmt") or order.get("date_paid_gmt"))
+    return assemble([Part(fees_number, fee.amount, "gateway fee"), Part(clearing, -fee.amount, "gateway fee")],
+                    woo_id=order["id"], batch=batch, mapping=mapping, order=order, currency=currency,
+                    explanation=f"WooCommerce order {order.get('number') or order['id']} fee", when=when)

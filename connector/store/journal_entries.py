@@ -52,6 +52,13 @@ def posted_batches(cur, order_id: int) -> set[str]:
     return {row["batch_number"] for row in cur.fetchall()}
 
 
+def posted_sale(cur, order_id: int):
+    """The posted sale entry of an order (total_debit, lines), or None."""
+    cur.execute("SELECT total_debit, lines FROM journal_entries WHERE order_id = %s AND kind = 'sale' "
+                "AND state = 'posted'", (order_id,))
+    return cur.fetchone()
+
+
 def sale_total(cur, order_id: int):
     cur.execute("SELECT total_debit FROM journal_entries WHERE order_id = %s AND kind = 'sale' AND state = 'posted'",
                 (order_id,))

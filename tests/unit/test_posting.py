@@ -256,3 +256,33 @@ def test_post_order_unknown_product_waits_for_its_categories(runtime, ais, fixtu
     assert _post(runtime, ais, row_id).outcome == "posted"
     rows = [{i["name"]: i["value"] for i in row["inputs"]} for row in _orch_bodies()[0]["detailInputs"][0]["repeatingInputs"]]
     assert "M30.4020" in {r["AccountNumber"] for r in rows}
+
+
+def test_post_order_fee_reported_after_the_sale_is_its_own_entry(runtime, ais, fixture_payload):
+    from connector.store import orders as order_rows
+
+    document = fixture_payload("order-727") | {"payment_method": "stripe"}
+    row_id = _ready_order(runtime, document)
+    responses.post(ORCH, json={"DocumentNumber": 501, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    # Stripe reports its fee later: the order comes back with it in the meta.
+    later = document | {"date_modified_gmt": "2017-03-23T10:00:00",
+                        "meta_data": [{"id": 1, "key": "_stripe_fee", "value": "1.15"},
+                                      {"id": 2, "key": "_stripe_currency", "value": "USD"}]}
+    body = php_json_encode(later)
+    with runtime.db.transaction() as cur:
+        delivery_id, _ = delivery_rows.insert(
+            cur, source=runtime.mapping.store.source, topic="order.updated", webhook_id="1", wc_delivery_id=None,
+            body=body, body_sha256=hashlib.sha256(body).digest(), dedupe_key=hashlib.sha256(body).digest(),
+            state="queued", error=None, lease_seconds=60)
+        result = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses,
+                                    mapping=runtime.mapping)
+    assert result.order_ready
+    responses.replace(responses.POST, ORCH, json={"DocumentNumber": 502, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    fee = _orch_bodies()[-1]
+    assert _inputs(fee)["BatchNumber"] == "WC-727-F" and _inputs(fee)["GLDate"] == "117082"
+    rows = [{i["name"]: i["value"] for i in r["inputs"]} for r in fee["detailInputs"][0]["repeatingInputs"]]
+    assert [(r["AccountNumber"], r["Amount"]) for r in rows] == [("M30.6810", "1.15"), ("M30.1110.STRIPE", "-1.15")]
+    with runtime.db.transaction() as cur:
+        assert order_rows.get(cur, source=runtime.mapping.store.source, woo_id=727)["state"] == "posted"
