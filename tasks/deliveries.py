@@ -19,7 +19,7 @@ TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError)
 def process_delivery(delivery_id: int):
     with runtime.db.transaction() as cur:
         result = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses,
-                                    expected_source=runtime.mapping.store.source)
+                                    expected_source=runtime.mapping.store.source, mapping=runtime.mapping)
     if result is None:
         return {"delivery_id": delivery_id, "outcome": "already_processed"}
     if result.outcome == "error":

@@ -17,7 +17,7 @@ def poll_woocommerce():
 
     result = polling.poll_orders(runtime.db, runtime.woo_client(), source=runtime.mapping.store.source,
                                  posting_statuses=runtime.mapping.posting.statuses,
-                                 lease_seconds=runtime.settings.lease_seconds)
+                                 lease_seconds=runtime.settings.lease_seconds, mapping=runtime.mapping)
     for order_id in result.ready:
         send(post_order, order_id)
     if result.stored:

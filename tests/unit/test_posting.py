@@ -32,14 +32,20 @@ def ais(runtime):
     responses.reset()
 
 
-def _ready_order(runtime, document) -> int:
+def _deliver(cur, runtime, document, topic="order.created"):
+    """Store `document` as a delivery and process it, as the worker would."""
     body = php_json_encode(document)
+    delivery_id, _ = delivery_rows.insert(
+        cur, source=runtime.mapping.store.source, topic=topic, webhook_id="1", wc_delivery_id=None,
+        body=body, body_sha256=hashlib.sha256(body).digest(), dedupe_key=hashlib.sha256(body).digest(),
+        state="queued", error=None, lease_seconds=60)
+    return deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses,
+                              mapping=runtime.mapping)
+
+
+def _ready_order(runtime, document) -> int:
     with runtime.db.transaction() as cur:
-        delivery_id, _ = delivery_rows.insert(
-            cur, source=runtime.mapping.store.source, topic="order.created", webhook_id="1", wc_delivery_id=None,
-            body=body, body_sha256=hashlib.sha256(body).digest(), dedupe_key=hashlib.sha256(body).digest(),
-            state="queued", error=None, lease_seconds=60)
-        row_id = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses).row_id
+        row_id = _deliver(cur, runtime, document).row_id
         cur.execute("INSERT INTO customers (source, woo_id, email, address_number) VALUES (%s, NULL, %s, 4242)",
                     (runtime.mapping.store.source, document["billing"]["email"]))
     return row_id
@@ -269,15 +275,8 @@ def test_post_order_fee_reported_after_the_sale_is_its_own_entry(runtime, ais, f
     later = document | {"date_modified_gmt": "2017-03-23T10:00:00",
                         "meta_data": [{"id": 1, "key": "_stripe_fee", "value": "1.15"},
                                       {"id": 2, "key": "_stripe_currency", "value": "USD"}]}
-    body = php_json_encode(later)
     with runtime.db.transaction() as cur:
-        delivery_id, _ = delivery_rows.insert(
-            cur, source=runtime.mapping.store.source, topic="order.updated", webhook_id="1", wc_delivery_id=None,
-            body=body, body_sha256=hashlib.sha256(body).digest(), dedupe_key=hashlib.sha256(body).digest(),
-            state="queued", error=None, lease_seconds=60)
-        result = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses,
-                                    mapping=runtime.mapping)
-    assert result.order_ready
+        assert _deliver(cur, runtime, later, topic="order.updated").order_ready
     responses.replace(responses.POST, ORCH, json={"DocumentNumber": 502, "jde__status": "SUCCESS"})
     assert _post(runtime, ais, row_id).outcome == "posted"
     fee = _orch_bodies()[-1]
