@@ -67,7 +67,9 @@ class DateFormatMismatch(Exception):
 
 
 def read_jde(ais, mapping, *, date_from: date, date_to: date, page_size: int) -> dict[str, dict[str, list]]:
-    """{batch: {document: [debit amounts]}} for the connector's batches in the window.
+    """{batch: {document: [debit amounts]}} for the connector's batches in the window; an entry
+    posted in a foreign (transaction) currency is compared on its transaction amounts (ACR),
+    which are what the connector posted — JDE converted them at its own rate.
 
     The GL-date condition is written in the AIS user's date format (the data service reads it
     as a person would type it) and every line's date is read back and checked against the
@@ -77,7 +79,7 @@ def read_jde(ais, mapping, *, date_from: date, date_to: date, page_size: int) ->
     column = mapping.orchestrations.reference_column
     found: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for row in ais.browse(
-            "F0911", columns=[column, "DOC", "AA", "DGJ"], page_size=page_size, date_columns=("DGJ",),
+            "F0911", columns=[column, "DOC", "AA", "ACR", "CRCD", "DGJ"], page_size=page_size, date_columns=("DGJ",),
             conditions=[("DCT", "EQUAL", [mapping.posting.document_type]),
                         ("DGJ", "BETWEEN", [date_from, date_to]),
                         (column, "STR_START_WITH", [REFERENCE_PREFIX]),
@@ -88,7 +90,9 @@ def read_jde(ais, mapping, *, date_from: date, date_to: date, page_size: int) ->
                 f"JDE answered a line dated {day} (batch {row.get(f'F0911_{column}')}) for the window "
                 f"{date_from}..{date_to}: the data service read the dates in another format than the AIS "
                 f"user's {ais.session.date_format!r}; check the user's date format in JDE")
-        found[str(row[f"F0911_{column}"]).strip()][str(row["F0911_DOC"])].append(Decimal(str(row["F0911_AA"])))
+        foreign = str(row.get("F0911_CRCD") or "").strip() not in ("", mapping.store.currency)
+        amount = row.get("F0911_ACR") if foreign else row["F0911_AA"]
+        found[str(row[f"F0911_{column}"]).strip()][str(row["F0911_DOC"])].append(Decimal(str(amount)))
     return found
 
 

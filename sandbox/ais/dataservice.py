@@ -155,7 +155,7 @@ def _condition(table: Table, condition, user_format: dates.UserDateFormat):
         contents.append(content)
 
     def matches(row) -> bool:
-        value = row[alias]
+        value = row.get(alias, table.default(alias))   # rows of an older state file lack newer columns
         if kind == "date":
             day = _day(value)
             return day is not None and test(day, contents)  # a blank date matches no condition
@@ -209,7 +209,8 @@ class DataService:
         columns = _columns(table, return_ids)
         page_size = _page_size(request.get("maxPageSize"))
         wanted = _filter(table, request.get("query"), dates.user_format(date_format))
-        snapshot = [{f"{table.name}_{alias}": _output(table, alias, row[alias]) for alias in columns}
+        snapshot = [{f"{table.name}_{alias}": _output(table, alias, row.get(alias, table.default(alias)))
+                     for alias in columns}
                     for row in tables[table.name] if wanted(row)]
         cursor = Cursor(rid=self._rng.randbytes(16).hex(), token=token, table=table, columns=columns,
                         rows=snapshot, position=0, page_size=page_size or max(len(snapshot), 1),

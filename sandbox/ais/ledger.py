@@ -53,6 +53,11 @@ class FormError(Exception):
                       "DESC": f"CAUSE . . . . {cause}\nRESOLUTION. . {resolution}", "MOBILE": cause}
 
 
+# The sandbox company's currency and its rates (P0015A), for entries posted in a foreign currency.
+DOMESTIC_CURRENCY = "USD"
+EXCHANGE_RATES = {"EUR": Decimal("1.08"), "GBP": Decimal("1.27"), "CAD": Decimal("0.73"), "JPY": Decimal("0.0067")}
+
+
 def parse_amount(value) -> Decimal | None:
     """The exact Decimal of a JSON number or a decimal string; None when it is neither."""
     if isinstance(value, bool):
@@ -168,21 +173,41 @@ class Ledger:
             raise FormError("0026", "Duplicate Key",
                             f"Record already exists in F0911Z1 for batch {batch}: the key is a duplicate.",
                             "Enter a batch number that has not been used.")
+        domestic, foreign = self._domestic_amounts(header["Currency"], _text(inputs.get("CurrencyMode")),
+                                                   [amount for _, _, _, amount, _ in parsed])
         document, icu = self._next_document, self._next_icu
         self._next_document += 1
         self._next_icu += 1
         explanation = _text(inputs.get("Explanation")) or ""
-        for number, account, parts, amount, line_explanation in parsed:
+        for (number, account, parts, amount, line_explanation), aa in zip(parsed, domestic):
             self.tables["F0911"].append({
                 "KCO": header["Company"], "DCT": header["DocumentType"], "DOC": document, "DGJ": gl_date,
                 "JELN": int(number) if number == number.to_integral_value() else number,
                 "ANI": account, "MCU": parts[0], "OBJ": parts[1], "SUB": parts[2],
-                "AA": amount, "CRCD": header["Currency"],
+                # Foreign (CurrencyMode F): ACR holds the transaction amount, AA the company's.
+                "AA": aa, "ACR": amount if foreign else Decimal(0), "CRCD": header["Currency"],
                 # EXA holds 30 characters; a line without its own explanation takes the header's.
                 "EXA": (line_explanation or explanation)[:30], "AN8": int(address_number),
                 "VINV": batch, "ICU": icu, "LT": "AA",
             })
         return {"DocumentNumber": document, "BatchNumber": batch}
+
+    @staticmethod
+    def _domestic_amounts(currency: str, mode: str | None, amounts: list[Decimal]) -> tuple[list[Decimal], bool]:
+        """The company-currency amounts of the lines: themselves, or — for a foreign entry
+        (`CurrencyMode` "F") — converted at the sandbox's rate, the rounding cent on the largest
+        line so the batch still balances, as JDE's journal entry does."""
+        if (mode or "").upper() != "F" or currency == DOMESTIC_CURRENCY:
+            return amounts, False
+        rate = EXCHANGE_RATES.get(currency)
+        if rate is None:
+            raise FormError("0030", "Exchange Rate Not Found",
+                            f"No exchange rate from {currency} to {DOMESTIC_CURRENCY} for the G/L date.",
+                            "Enter the rate in the currency exchange rates (P0015A).")
+        converted = [(a * rate).quantize(Decimal("0.01")) for a in amounts]
+        largest = max(range(len(converted)), key=lambda i: abs(converted[i]))
+        converted[largest] -= sum(converted)
+        return converted, True
 
     def add_customer(self, inputs: dict, **_) -> dict:
         alpha = _text(inputs.get("AlphaName"))

@@ -27,10 +27,10 @@ TABLES = {table.name: table for table in (
         "KCO": "Document Company", "DCT": "Document Type", "DOC": "Document Number",
         "DGJ": "G/L Date", "JELN": "Journal Entry Line Number",
         "ANI": "Account Number Input (Mode Unknown)", "MCU": "Business Unit", "OBJ": "Object Account",
-        "SUB": "Subsidiary", "AA": "Amount", "CRCD": "Currency Code - From",
+        "SUB": "Subsidiary", "AA": "Amount", "ACR": "Amount - Currency", "CRCD": "Currency Code - From",
         "EXA": "Explanation - Name Alpha", "AN8": "Address Number", "VINV": "Supplier Invoice Number",
         "ICU": "Batch Number", "LT": "Ledger Type",
-    }, frozenset({"DOC", "JELN", "AA", "AN8", "ICU"}), frozenset({"DGJ"})),
+    }, frozenset({"DOC", "JELN", "AA", "ACR", "AN8", "ICU"}), frozenset({"DGJ"})),
     Table("F0101", "Address Book Master", {
         "AN8": "Address Number", "ALPH": "Alpha Name", "AT1": "Search Type", "TAX": "Tax ID",
     }, frozenset({"AN8"})),

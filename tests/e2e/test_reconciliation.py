@@ -1,5 +1,7 @@
 """Reconciliation finds every injected discrepancy and nothing else; replay mends the ledger."""
 import hashlib
+from decimal import Decimal
+from pathlib import Path
 import random
 from datetime import date
 
@@ -166,5 +168,33 @@ def test_reconcile_month_in_the_users_date_format_finds_exactly_the_injected(cle
                                            date_to=date(2026, 11, 30), page_size=7, settle_seconds=0)
             assert {(i.kind, i.batch_number) for i in run.items} == {("missing_in_jde", inside[0]),
                                                                     ("amount_differs", inside[1])}
+        finally:
+            rt.db.close()
+
+
+def test_foreign_currency_entry_posts_in_transaction_currency_and_reconciles(clean_db, redis_url, monkeypatch,
+                                                                           fixture_payload, tmp_path):
+    """[posting] foreign_currency = "transaction": JDE converts, reconciliation compares ACR."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
+    mapping = (Path(__file__).resolve().parents[2] / "connector.toml").read_text().replace(
+        'document_type = "JE"', 'document_type = "JE"\nforeign_currency = "transaction"')
+    (tmp_path / "connector.toml").write_text(mapping)
+    monkeypatch.setenv("CONNECTOR_CONFIG", str(tmp_path / "connector.toml"))
+    with AisSandbox(seed=12) as jde:
+        monkeypatch.setenv("SANDBOX_AIS_URL", jde.url)
+        rt = load_runtime()
+        try:
+            [row_id] = _load(rt, [fixture_payload("order-727") | {"currency": "EUR"}])
+            assert _post(rt, [row_id]) == ["posted"]
+            lines = jde.f0911_rows()
+            assert {l["CRCD"] for l in lines} == {"EUR"} and sum(l["AA"] for l in lines) == 0
+            assert sorted(l["ACR"] for l in lines) == sorted([Decimal("29.35"), Decimal("-18.00"),
+                                                              Decimal("-10.00"), Decimal("-1.35")])
+            assert max(l["AA"] for l in lines) == Decimal("31.70")           # 29.35 EUR at 1.08
+            run = reconciliation.reconcile(rt.db, rt.ais_client(), rt.mapping, date_from=date(2017, 3, 1),
+                                           date_to=date(2017, 3, 31), settle_seconds=0)
+            assert run.items == [] and run.entries_checked == 1
         finally:
             rt.db.close()
