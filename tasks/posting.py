@@ -55,21 +55,27 @@ def post_order(self, woo_id: int):
 
 
 def _fetch_products(product_ids) -> float | None:
-    """Fetch and keep the products an order needs (one REST call each, once); None when done,
-    else the seconds to wait while the store cannot be reached."""
+    """Fetch and keep the products an order needs: one REST call per product, fleet-wide (under a
+    Redis lock, the table is read again before fetching). None when done, else the seconds to wait
+    while the store cannot be reached."""
     from connector.store import products as product_rows
     from connector.woo.client import WooError
     from connector.woo.schemas import PayloadError, load_product
 
+    source = runtime.mapping.store.source
     woo = runtime.woo_client()
-    try:
-        fetched = [load_product(woo.product(product_id)) for product_id in product_ids]
-    except (WooError, PayloadError) as exc:
-        log.warning("products %s: %s; the order waits", ", ".join(map(str, product_ids)), exc)
-        return posting.retry_delay(3, runtime.settings.retry_base_seconds)
-    with runtime.db.transaction() as cur:
-        for product in fetched:
-            product_rows.upsert(cur, source=runtime.mapping.store.source, product=product)
+    for product_id in product_ids:
+        with runtime.redis.lock(f"connector:products:{product_id}", timeout=60, blocking_timeout=70):
+            with runtime.db.transaction() as cur:
+                if product_rows.categories_of(cur, source=source, woo_ids=[product_id]):
+                    continue    # another worker fetched it meanwhile
+            try:
+                product = load_product(woo.product(product_id))
+            except (WooError, PayloadError) as exc:
+                log.warning("product %s: %s; the order waits", product_id, exc)
+                return posting.retry_delay(3, runtime.settings.retry_base_seconds)
+            with runtime.db.transaction() as cur:
+                product_rows.upsert(cur, source=source, product=product)
     return None
 
 

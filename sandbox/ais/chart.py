@@ -33,6 +33,8 @@ DEFAULT_CHART = [
     {"account": "M30.2320", "description": "County tax payable"},
     {"account": "M30.2450", "description": "Gift cards outstanding"},
     {"account": "M30.4010", "description": "Sales"},
+    {"account": "M30.4030", "description": "Clothing sales"},
+    {"account": "M40.4020", "description": "Music sales"},
     {"account": "M30.4050", "description": "Shipping income"},
     {"account": "M30.4060", "description": "Fee income"},
     {"account": "M30.4090", "description": "Discounts given"},

@@ -233,6 +233,7 @@ def list_products(store: WooStore, request: Request) -> Reply:
 
 
 def get_product(store: WooStore, request: Request, product_id: str) -> Reply:
+    store.product_reads[int(product_id)] += 1
     found = next((p for p in PRODUCTS if p[0] == int(product_id)), None)
     if found is None:
         return Reply(404, catalog.error("woocommerce_rest_product_invalid_id", "Invalid ID.", 404))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
+from collections import Counter
 from datetime import datetime, timedelta
 
 from sandbox.woo_orders import Shopper, customer_document, order_document, shoppers
@@ -39,6 +40,8 @@ class WooStore:
         self.source_url = source_url
         self._clock = clock
         self._lock = threading.RLock()
+        # Product reads over REST, by product id: what the connector's category cache costs the shop.
+        self.product_reads: Counter = Counter()
         self._orders: dict[int, dict] = {}
         self._customers: dict[int, dict] = {}
         self._customer_by_email: dict[str, int] = {}
@@ -261,7 +264,8 @@ class WooStore:
 
     def stats(self) -> dict:
         with self._lock:
-            counts = {"orders": len(self._orders), "customers": len(self._customers)}
+            counts = {"orders": len(self._orders), "customers": len(self._customers),
+                      "product_reads": dict(self.product_reads)}
         return counts | self.deliverer.stats()
 
     def configure(self, *, drop_rate: float | None = None, delivery_timeout: float | None = None) -> dict:

@@ -123,3 +123,33 @@ def test_every_rule_lands_in_its_account_in_jde(stack, jde, clean_db, fixture_pa
         ("M30.1110.STRIPE", Decimal("22.54")), ("M30.2450", Decimal("5.00")), ("M30.6810", Decimal("0.95")),
         ("M30.1110.STRIPE", Decimal("-0.95")), ("M30.4010", Decimal("-18.00")), ("M30.4050", Decimal("-10.00")),
         ("M30.4090", Decimal("2.00")), ("M30.2310", Decimal("-1.35")), ("M30.2320", Decimal("-0.19"))])
+
+
+def test_revenue_by_category_fetches_each_product_once(stack, jde, clean_db, tmp_path):
+    """Categories from the shop's products API, one REST call per product however many orders."""
+    import random
+
+    from sandbox.woo_orders import order_document, shoppers
+    from sandbox.woo_store import WooStoreServer
+    from tests.conftest import ROOT
+    from tests.support import order_states
+
+    mapping = (ROOT / "connector.toml").read_text().replace(
+        "# [accounts.revenue_by_category]\n# music", "[accounts.revenue_by_category]\nmusic").replace(
+        '# clothing = "4030"', 'clothing = "4030"')
+    (tmp_path / "connector.toml").write_text(mapping)
+    with WooStoreServer(seed=6) as shop:
+        stack.env.update(CONNECTOR_CONFIG=str(tmp_path / "connector.toml"), WOO_STORE_URL=shop.url,
+                         WOO_CONSUMER_KEY=shop.consumer_key, WOO_CONSUMER_SECRET=shop.consumer_secret)
+        stack.start(concurrency=2)
+        rng = random.Random(8)
+        people = shoppers(rng, 6)
+        orders = [order_document(rng, 61000 + n, rng.choice(people)) for n in range(24)]
+        stack.send_orders(orders)
+        wait_for(lambda: order_states(clean_db).get("posted", 0) == len(orders), timeout=120, interval=0.5,
+                 what="every order posted")
+        reads = shop.stats()["product_reads"]
+        sold = {item["product_id"] for o in orders for item in o["line_items"]}
+        assert set(map(int, reads)) <= sold and all(n == 1 for n in reads.values()), reads
+        accounts = {line["ANI"] for line in jde.f0911_rows()}
+        assert {"M40.4020", "M30.4030"} <= accounts           # music and clothing, each its cost center
