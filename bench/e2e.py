@@ -86,8 +86,9 @@ DONE_STATES = ("posted", "failed", "needs_attention")
 
 
 
-def connector_environment(services: Services, ais_url: str) -> dict[str, str]:
-    """What the worker (and this process, before it imports `tasks`) runs with."""
+def connector_environment(services: Services, ais_url: str, shop=None) -> dict[str, str]:
+    """What the worker (and this process, before it imports `tasks`) runs with: the demo store's
+    mapping (revenue by category included), its products from the sandbox shop's REST API."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("CELERY_BROKER_URL", "PROMETHEUS_MULTIPROC_DIR", "SANDBOX_AIS_URL")}
     env.update(
@@ -97,6 +98,8 @@ def connector_environment(services: Services, ais_url: str) -> dict[str, str]:
         CONNECTOR_SECRET_KEY=SECRET_KEY, CONNECTOR_CONFIG=str(ROOT / "connector.toml"),
         CONNECTOR_VAR_DIR=str(RUN_DIR),
     )
+    if shop is not None:
+        env.update(WOO_STORE_URL=shop.url, WOO_CONSUMER_KEY=shop.consumer_key, WOO_CONSUMER_SECRET=shop.consumer_secret)
     return env
 
 
@@ -467,12 +470,16 @@ def main(argv: list[str] | None = None) -> int:
         ais_server._Handler.disable_nagle_algorithm = True  # StreamRequestHandler's own switch
     services: Services | None = None
     sandbox = AisSandbox(seed=args.seed, password=AIS_PASSWORD, latency=args.latency)
+    from sandbox.woo_store import WooStoreServer
+
+    shop = WooStoreServer(seed=args.seed)
     db = None
     results: list[Result] = []
     try:
         services = prepare_services(database=BENCH_DATABASE, redis_db=BENCH_REDIS_DB, var_dir=VAR_DIR)
         sandbox.start()
-        env = connector_environment(services, sandbox.url)
+        shop.start()
+        env = connector_environment(services, sandbox.url, shop)
         os.environ.clear()
         os.environ.update(env)  # before `tasks` is imported: its runtime reads the environment once
         from connector.store import Database
@@ -500,7 +507,11 @@ def main(argv: list[str] | None = None) -> int:
                                                                   if result.problems else ""), flush=True)
 
         totals = sandbox.stats()
+        reads = shop.stats()["product_reads"]
+        sold = {item["product_id"] for _, w, _, m, _ in loaded for doc in w + m for item in doc["line_items"]}
         print_table(results, args.latency)
+        print(f"products: {len(sold)} sold, {sum(reads.values())} REST reads of {len(reads)} products "
+              f"(at most {max(reads.values(), default=0)} per product)")
         for r in results:
             print(f"C={r.concurrency} ratio={r.ratio:.2f} rate={r.rate:.1f}/s bound={r.bound:.1f}/s "
                   f"calls/order={r.calls_per_order:.2f} tokens={r.token_requests} "
@@ -518,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
         result = {
             "results": [{k: v for k, v in asdict(r).items()} for r in results],
             "targets": {"ratio": TARGET_RATIO, "calls_per_order": TARGET_CALLS_PER_ORDER},
+            "products": {"sold": len(sold), "rest_reads": sum(reads.values()), "read": len(reads),
+                         "max_reads_per_product": max(reads.values(), default=0)},
             "run": {"token_requests": totals["token_requests"], "ais_calls": ais_calls(totals),
                     "calls_by_path": totals["calls"], "orchestrations": totals["orchestrations"],
                     "journal_entries": totals["journal_entries"], "customers": totals["customers"]},
@@ -534,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         if db is not None:
             db.close()
         sandbox.stop()
+        shop.stop()
         release(services, VAR_DIR)
 
 

@@ -200,7 +200,7 @@ def child_environment(services: Services) -> dict[str, str]:
     env.update(
         DATABASE_URL=services.database_url,
         REDIS_URL=services.redis_url,
-        CONNECTOR_CONFIG=str(ROOT / "connector.toml"),
+        CONNECTOR_CONFIG=str(ROOT / "bench" / "mapping.toml"),
         CONNECTOR_VAR_DIR=str(RUN_DIR),
         WOO_WEBHOOK_SECRET=SECRET,
     )

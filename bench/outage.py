@@ -143,7 +143,7 @@ def stack_environment(services: Services, ais_url: str, run_dir: Path, args) -> 
         DATABASE_URL=services.database_url, REDIS_URL=services.redis_url,
         AIS_BASE_URL=ais_url, AIS_USERNAME="JDE", AIS_PASSWORD=AIS_PASSWORD, AIS_ENVIRONMENT="JDV920",
         AIS_ROLE="*ALL", AIS_DEVICE_NAME="connector-bench-outage",
-        CONNECTOR_SECRET_KEY=SECRET_KEY, CONNECTOR_CONFIG=str(ROOT / "connector.toml"),
+        CONNECTOR_SECRET_KEY=SECRET_KEY, CONNECTOR_CONFIG=str(ROOT / "bench" / "mapping.toml"),
         CONNECTOR_VAR_DIR=str(run_dir), WOO_WEBHOOK_SECRET=WEBHOOK_SECRET,
         CONNECTOR_PROBE_SECONDS=str(args.probe_seconds), CONNECTOR_RETRY_BASE_SECONDS="0.5",
         CONNECTOR_LEASE_SECONDS="30", CONNECTOR_SWEEP_SECONDS="10",

@@ -107,7 +107,7 @@ def sandbox_runtime(services: Services, ais_url: str):
     for name in FOREIGN_ENV:
         os.environ.pop(name, None)
     os.environ.update(SANDBOX_AIS_URL=ais_url, DATABASE_URL=services.database_url, REDIS_URL=services.redis_url,
-                      CONNECTOR_CONFIG=str(ROOT / "connector.toml"), CONNECTOR_VAR_DIR=str(RUN_DIR))
+                      CONNECTOR_CONFIG=str(ROOT / "bench" / "mapping.toml"), CONNECTOR_VAR_DIR=str(RUN_DIR))
     rt = load_runtime()
     if not rt.settings.sandbox:
         raise RuntimeError("the runtime is not in sandbox mode (AIS_BASE_URL set, in .env?)")
@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from connector.mapping import load_mapping
 
-    mapping = load_mapping(ROOT / "connector.toml")
+    mapping = load_mapping(ROOT / "bench" / "mapping.toml")
     began = time.perf_counter()
     datasets = {}
     for size in sizes:

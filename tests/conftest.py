@@ -72,7 +72,7 @@ def pytest_configure(config):
     os.environ.update(
         DATABASE_URL=_fresh_database(database_url),
         REDIS_URL=redis_url,
-        CONNECTOR_CONFIG=str(ROOT / "connector.toml"),
+        CONNECTOR_CONFIG=str(ROOT / "tests" / "fixtures" / "connector.toml"),
         CONNECTOR_VAR_DIR=str(work_dir),
         WOO_WEBHOOK_SECRET=WEBHOOK_SECRET,
     )

@@ -26,7 +26,7 @@ def _scalar(db_url, sql, *args):
 
 def test_rejected_account_needs_attention_with_jdes_text(stack, jde, clean_db, fixture_payload, tmp_path):
     # The sandbox's chart of accounts has no object account starting with 9.
-    mapping = (ROOT / "connector.toml").read_text().replace('shipping = "4050"', 'shipping = "9050"')
+    mapping = (ROOT / "tests" / "fixtures" / "connector.toml").read_text().replace('shipping = "4050"', 'shipping = "9050"')
     (tmp_path / "connector.toml").write_text(mapping)
     stack.env["CONNECTOR_CONFIG"] = str(tmp_path / "connector.toml")
     stack.start()

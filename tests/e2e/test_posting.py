@@ -134,12 +134,9 @@ def test_revenue_by_category_fetches_each_product_once(stack, jde, clean_db, tmp
     from tests.conftest import ROOT
     from tests.support import order_states
 
-    mapping = (ROOT / "connector.toml").read_text().replace(
-        "# [accounts.revenue_by_category]\n# music", "[accounts.revenue_by_category]\nmusic").replace(
-        '# clothing = "4030"', 'clothing = "4030"')
-    (tmp_path / "connector.toml").write_text(mapping)
     with WooStoreServer(seed=6) as shop:
-        stack.env.update(CONNECTOR_CONFIG=str(tmp_path / "connector.toml"), WOO_STORE_URL=shop.url,
+        # The demo store's own mapping: revenue by category, as `make run` posts it.
+        stack.env.update(CONNECTOR_CONFIG=str(ROOT / "connector.toml"), WOO_STORE_URL=shop.url,
                          WOO_CONSUMER_KEY=shop.consumer_key, WOO_CONSUMER_SECRET=shop.consumer_secret)
         stack.start(concurrency=2)
         rng = random.Random(8)

@@ -178,7 +178,7 @@ def test_foreign_currency_entry_posts_in_transaction_currency_and_reconciles(cle
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    mapping = (Path(__file__).resolve().parents[2] / "connector.toml").read_text().replace(
+    mapping = (Path(__file__).resolve().parents[1] / "fixtures" / "connector.toml").read_text().replace(
         'document_type = "JE"', 'document_type = "JE"\nforeign_currency = "transaction"')
     (tmp_path / "connector.toml").write_text(mapping)
     monkeypatch.setenv("CONNECTOR_CONFIG", str(tmp_path / "connector.toml"))

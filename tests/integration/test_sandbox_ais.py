@@ -1191,7 +1191,7 @@ def test_f0901_default_chart_is_browsable_as_jde_stores_it(ais, auth):
     blank SUB as "", 8-digit AIDs, the header account 1100 non-posting."""
     rows = _grid(_browse(ais, auth, table="F0901"), table="F0901")["rowset"]
     assert {_account(row, "F0901_") for row in rows} == DEFAULT_ACCOUNTS
-    assert {row["F0901_MCU"] for row in rows} == {"         M30"}
+    assert {row["F0901_MCU"] for row in rows} == {"         M30", "         M40"}   # M40: music's cost center
     assert all(len(row["F0901_AID"]) == 8 and row["F0901_AID"].isdigit() for row in rows)
     assert len({row["F0901_AID"] for row in rows}) == len(DEFAULT_ACCOUNTS)
     by_account = {_account(row, "F0901_"): row for row in rows}
@@ -1251,19 +1251,19 @@ def test_sandbox_f0901_insert_and_delete_over_http(ais, auth):
     """POST /sandbox/f0901/insert takes rows with MCU as given and stores it right-justified;
     /sandbox/f0901/delete removes one account, 404 when none matched."""
     url = ais.url + "/sandbox/f0901/"
-    rows = [{"MCU": "M40", "OBJ": "4010", "SUB": "", "DL01": "Sales M40", "PEC": " "},
-            {"MCU": "M40".rjust(12), "OBJ": "1110", "SUB": "WEB", "DL01": "Web clearing M40", "PEC": "", "LDA": "8"}]
+    rows = [{"MCU": "M50", "OBJ": "4010", "SUB": "", "DL01": "Sales M50", "PEC": " "},
+            {"MCU": "M50".rjust(12), "OBJ": "1110", "SUB": "WEB", "DL01": "Web clearing M50", "PEC": "", "LDA": "8"}]
     assert requests.post(url + "insert", json={"rows": rows}, timeout=5).json() == {"inserted": 2}
     added = [row for row in requests.get(ais.url + "/sandbox/tables/F0901", timeout=5).json()["rows"]
-             if row["MCU"].strip() == "M40"]
+             if row["MCU"].strip() == "M50"]
     assert [(row["MCU"], row["OBJ"], row["SUB"], row["LDA"]) for row in added] == [
-        ("         M40", "4010", "", "7"), ("         M40", "1110", "WEB", "8")]
-    entry = _entry(lines=[{"LineNumber": "1", "AccountNumber": "M40.1110.WEB", "Amount": "5.00"},
-                          {"LineNumber": "2", "AccountNumber": "M40.4010", "Amount": "-5.00"}])
+        ("         M50", "4010", "", "7"), ("         M50", "1110", "WEB", "8")]
+    entry = _entry(lines=[{"LineNumber": "1", "AccountNumber": "M50.1110.WEB", "Amount": "5.00"},
+                          {"LineNumber": "2", "AccountNumber": "M50.4010", "Amount": "-5.00"}])
     assert _post(ais, JE, entry, auth).status_code == 200
-    assert requests.post(url + "delete", json={"account": "M40.1110.WEB"}, timeout=5).json() == {"deleted": 1}
-    _assert_error_body(requests.post(url + "delete", json={"account": "M40.1110.WEB"}, timeout=5), 404)
-    _assert_error_body(requests.post(url + "delete", json={"account": "M40"}, timeout=5), 400)
+    assert requests.post(url + "delete", json={"account": "M50.1110.WEB"}, timeout=5).json() == {"deleted": 1}
+    _assert_error_body(requests.post(url + "delete", json={"account": "M50.1110.WEB"}, timeout=5), 404)
+    _assert_error_body(requests.post(url + "delete", json={"account": "M50"}, timeout=5), 400)
     assert len(ais.f0901_rows()) == len(DEFAULT_ACCOUNTS) + 1
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from connector.mapping import MappingError, currency_places, load_mapping, parse_mapping
 
-EXAMPLE = (Path(__file__).resolve().parents[2] / "connector.toml").read_text()
+EXAMPLE = (Path(__file__).resolve().parents[1] / "fixtures" / "connector.toml").read_text()
 
 
 def _without(text: str, key_line: str) -> str:
@@ -123,3 +123,12 @@ def test_parse_mapping_optional_keys_have_todays_defaults():
     assert (mapping.posting.discounts, mapping.posting.foreign_currency) == ("net", "refuse")
     assert mapping.posting.fee_meta == {"stripe": "_stripe_fee"}
     assert mapping.accounts.tax == {} and mapping.accounts.discounts is None
+
+
+def test_demo_mapping_is_the_tests_mapping_plus_revenue_by_category():
+    demo = load_mapping(Path(__file__).resolve().parents[2] / "connector.toml")
+    tests = parse_mapping(EXAMPLE)
+    assert {k: demo.account_number(a) for k, a in demo.accounts.revenue_by_category.items()} == {
+        "music": "M40.4020", "clothing": "M30.4030"}
+    assert demo.accounts.clearing == tests.accounts.clearing and demo.accounts.tax == tests.accounts.tax
+    assert (demo.store, demo.posting, demo.orchestrations) == (tests.store, tests.posting, tests.orchestrations)

@@ -7,7 +7,7 @@ import pytest
 
 from connector.mapping import parse_mapping
 
-MAPPING_TEXT = (Path(__file__).resolve().parents[3] / "connector.toml").read_text()
+MAPPING_TEXT = (Path(__file__).resolve().parents[2] / "fixtures" / "connector.toml").read_text()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from connector.ledger import NotPostable, journal_entry
 from connector.mapping import load_mapping
 from connector.woo.schemas import load_order
 
-MAPPING = load_mapping(Path(__file__).resolve().parents[3] / "connector.toml")
+MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "fixtures" / "connector.toml")
 
 
 def _sale(order):

@@ -11,7 +11,7 @@ from connector.ledger import NotPostable, journal_entry, julian
 from connector.mapping import load_mapping, parse_mapping
 from connector.woo.schemas import load_order
 
-MAPPING = load_mapping(Path(__file__).resolve().parents[3] / "connector.toml")
+MAPPING = load_mapping(Path(__file__).resolve().parents[2] / "fixtures" / "connector.toml")
 
 
 def _lines(entry):
@@ -79,7 +79,7 @@ def test_journal_entry_larger_difference_is_not_postable(fixture_payload):
 
 
 def test_journal_entry_aggregates_lines_of_one_account(fixture_payload):
-    text = (Path(__file__).resolve().parents[3] / "connector.toml").read_text().replace(
+    text = (Path(__file__).resolve().parents[2] / "fixtures" / "connector.toml").read_text().replace(
         'shipping = "4050"', 'shipping = "4010"')
     entry = journal_entry(load_order(fixture_payload("order-727")), parse_mapping(text))
     assert ("M30.4010", Decimal("-28.00")) in _lines(entry) and len(entry.lines) == 3
@@ -95,7 +95,7 @@ def test_journal_entry_fees_and_negative_fees_are_never_netted(fixture_payload):
 
 
 def test_journal_entry_zero_decimal_currency_quantises_to_units(fixture_payload):
-    text = (Path(__file__).resolve().parents[3] / "connector.toml").read_text().replace('"USD"', '"JPY"')
+    text = (Path(__file__).resolve().parents[2] / "fixtures" / "connector.toml").read_text().replace('"USD"', '"JPY"')
     doc = copy.deepcopy(fixture_payload("order-727"))
     doc.update(currency="JPY", total="2935", shipping_total="1000", total_tax="135", tax_lines=[])
     doc["line_items"][0]["total"], doc["line_items"][1]["total"] = "600", "1200"
