@@ -20,6 +20,7 @@ Every call is reported to `on_call` (audit log) with a redacted summary and its 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import date
 from decimal import Decimal
@@ -77,7 +78,8 @@ class AisClient:
         caller decides, after looking the result up, whether it happened.
         """
         retrying = backoff.on_exception(backoff.expo, AisNotSent, max_tries=self.max_tries,
-                                        max_time=self.max_time, jitter=backoff.full_jitter, giveup=_circuit_open)
+                                        max_time=self.max_time, jitter=backoff.full_jitter, giveup=_circuit_open,
+                                        giveup_log_level=logging.WARNING)
         return retrying(self._call)(ORCHESTRATOR_PATH + name, inputs, f"orchestrator/{name}",
                                     summary if summary is not None else inputs)
 
@@ -169,8 +171,10 @@ class AisClient:
                                 {"table": table, "next": True, "page": page}, cursor=True)
 
     def _read(self, path, body, service, summary, cursor: bool = False) -> dict:
+        # Giving up is an expected path (the caller defers or retries the order): a warning, not an error.
         retrying = backoff.on_exception(backoff.expo, AisUnavailable, max_tries=self.max_tries,
-                                        max_time=self.max_time, jitter=backoff.full_jitter, giveup=_circuit_open)
+                                        max_time=self.max_time, jitter=backoff.full_jitter, giveup=_circuit_open,
+                                        giveup_log_level=logging.WARNING)
         return retrying(self._call)(path, body, service, summary, cursor)
 
     def _call(self, path: str, body: dict | None, service: str, summary, cursor: bool = False,
