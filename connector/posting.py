@@ -182,6 +182,9 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
                     categories = product_rows.categories_of(cur, source=order["source"], woo_ids=[
                         item["product_id"] for item in document["line_items"]])
                 entry = ledger.journal_entry(document, mapping, categories)
+                fee = tenders.gateway_fee(document, mapping, ledger.Money(entry.currency))
+                if fee is not None and fee.skipped:
+                    trail.note(cur, "order.fee_not_booked", fee.skipped)
                 journal_entries.save_pending(cur, order_id=order_id, entry=entry)
                 pending.append(("sale", entry))
                 sale_lines = [(line.account_number, line.amount) for line in entry.lines]

@@ -285,3 +285,17 @@ def test_post_order_fee_reported_after_the_sale_is_its_own_entry(runtime, ais, f
     assert [(r["AccountNumber"], r["Amount"]) for r in rows] == [("M30.6810", "1.15"), ("M30.1110.STRIPE", "-1.15")]
     with runtime.db.transaction() as cur:
         assert order_rows.get(cur, source=runtime.mapping.store.source, woo_id=727)["state"] == "posted"
+
+
+def test_post_order_fee_in_another_currency_is_not_booked_and_the_audit_log_says_so(runtime, ais, fixture_payload):
+    document = fixture_payload("order-727") | {
+        "payment_method": "stripe", "meta_data": [{"id": 1, "key": "_stripe_fee", "value": "1.05"},
+                                                  {"id": 2, "key": "_stripe_currency", "value": "EUR"}]}
+    row_id = _ready_order(runtime, document)
+    responses.post(ORCH, json={"DocumentNumber": 503, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    rows = [{i["name"]: i["value"] for i in r["inputs"]} for r in _orch_bodies()[0]["detailInputs"][0]["repeatingInputs"]]
+    assert "M30.6810" not in {r["AccountNumber"] for r in rows}
+    with runtime.db.transaction() as cur:
+        cur.execute("SELECT detail FROM audit_log WHERE action = 'order.fee_not_booked'")
+        assert "in EUR, not in the order's USD" in cur.fetchone()["detail"]
