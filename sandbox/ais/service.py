@@ -150,7 +150,9 @@ class AisService:
     def _outage_state(self) -> dict | None:
         if self._outage is None:
             return None
-        mode, until, _ = self._outage
+        mode, until, ends = self._outage
+        if mode == PROXY_503 and time.monotonic() >= ends:
+            return None     # the proxy already lets calls through; its timer only tidies up
         return {"mode": mode, "until": round(until, 3)}
 
     def proxy_answers(self) -> bool:

@@ -88,7 +88,8 @@ def test_reconcile_reports_each_injected_discrepancy_and_replay_mends(rt, sandbo
     requests.post(f"{jde_url}/sandbox/f0911/delete", json={"batch": deleted}).raise_for_status()
     requests.post(f"{jde_url}/sandbox/f0911/set-amount", json={"batch": changed, "line": 1, "amount": "1.00"}
                   ).raise_for_status()
-    copy = [dict(line, DOC=900001, AA=str(line["AA"])) for line in sandbox_jde.f0911_rows() if line["VINV"] == doubled]
+    copy = [{k: str(v) if isinstance(v, Decimal) else v for k, v in dict(line, DOC=900001).items()}
+            for line in sandbox_jde.f0911_rows() if line["VINV"] == doubled]
     foreign = [{"KCO": "00001", "DCT": "JE", "DOC": 900002, "DGJ": "126330", "JELN": n, "ANI": account,
                 "AA": amount, "VINV": "WC-999999", "LT": "AA"}
                for n, (account, amount) in enumerate([("M30.1110.WEB", "50.00"), ("M30.4010", "-50.00")], 1)]
