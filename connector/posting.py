@@ -249,7 +249,7 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
         with db.transaction() as cur:
             order_rows.release_for_retry(cur, order_id, error=exc.text, delay_seconds=delay,
                                          lease_seconds=lease_seconds, maybe_in_jde=bool(reached),
-                                         counted=not outage)
+                                         counted=not outage, waiting_for_jde=outage)
             trail.state_change(cur, "posting", "ready", f"{'waiting for JDE' if outage else 'retry'} in "
                                                          f"{delay:.1f}s: {exc.text}")
         return PostingResult(order_id, "deferred" if outage else "retry", retry_in=delay, error=exc.text)

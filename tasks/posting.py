@@ -26,8 +26,7 @@ def post_order(self, woo_id: int):
     """
     # Before claiming: without a usable AIS configuration the order stays `ready`.
     runtime.ais_session  # noqa: B018
-    if _probe_jde() == "recovered":
-        log.info("JDE answers again")
+    _probe_jde()
     with runtime.db.transaction() as cur:
         row = order_rows.get(cur, source=runtime.mapping.store.source, woo_id=woo_id)
     if row is None:

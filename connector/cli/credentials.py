@@ -5,12 +5,12 @@ history and `ps`), and never printed back.
 """
 from __future__ import annotations
 
-import sys
 from contextlib import contextmanager
 
 import click
 
 from connector import embedded, vault as vaults
+from connector.cli.common import fail, urls_of
 from connector.config import load_settings
 from connector.store import Database
 from connector.store import credentials as store
@@ -19,17 +19,12 @@ SANDBOX_WARNING = ("warning: CONNECTOR_SECRET_KEY is not set: using the public s
                    "which protects nothing. Set CONNECTOR_SECRET_KEY before storing real credentials.")
 
 
-def _fail(message: str):
-    click.secho(message, fg="red", err=True)
-    sys.exit(2)
-
-
 def _settings_and_vault():
     settings = load_settings()
     try:
         vault = vaults.vault_for(settings)
     except (vaults.MissingSecretKey, vaults.InvalidSecretKey) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if vault.sandbox:
         click.secho(SANDBOX_WARNING, fg="yellow", err=True)
     return settings, vault
@@ -37,11 +32,7 @@ def _settings_and_vault():
 
 @contextmanager
 def _transaction(settings):
-    try:
-        url = embedded.resolve_urls(settings).database_url
-    except embedded.ServicesNotRunning as exc:
-        _fail(str(exc))
-    database = Database(url, size=1)
+    database = Database(urls_of(settings).database_url, size=1)
     try:
         with database.transaction() as cur:
             yield cur
@@ -94,7 +85,7 @@ def set_ais(base_url, username, environment, role, device_name, verify):
     base_url = _ask(base_url, "AIS base URL")
     if base_url and vault.sandbox:
         # A real server's password under the public sandbox key would be stored in the clear in effect.
-        _fail("refusing to store credentials for a real AIS server without CONNECTOR_SECRET_KEY: "
+        fail("refusing to store credentials for a real AIS server without CONNECTOR_SECRET_KEY: "
               + vaults.GENERATE_HINT)
     document = {
         "base_url": base_url,
@@ -120,7 +111,7 @@ def _verify_ais(settings, document: dict) -> None:
     try:
         base_url = creds.base_url or sandbox_ais_url(settings)
     except embedded.ServicesNotRunning as exc:
-        _fail(f"cannot check the login: {exc} (or store them with --no-verify)")
+        fail(f"cannot check the login: {exc} (or store them with --no-verify)")
     login = AisLogin(base_url=base_url, username=creds.username or "", password=creds.password or "",
                      environment=creds.environment or "", role=creds.role or "",
                      device_name=creds.device_name or settings.ais_device_name)
@@ -129,7 +120,7 @@ def _verify_ais(settings, document: dict) -> None:
     try:
         token, date_format = session.fresh_login()
     except AisError as exc:
-        _fail(f"not stored: the AIS login failed: {exc.text}. Fix: check the values, or store them with "
+        fail(f"not stored: the AIS login failed: {exc.text}. Fix: check the values, or store them with "
               "--no-verify where AIS is not reachable from this machine.")
     session.end(token)
     click.echo(f"AIS login ok on {base_url} as {login.username} (date format {date_format})")
@@ -173,7 +164,7 @@ def set_admin(username):
     settings, vault = _settings_and_vault()
     password = _ask_secret("Admin password")
     if len(password or "") < 12:
-        _fail("choose an admin password of at least 12 characters")
+        fail("choose an admin password of at least 12 characters")
     _store(settings, vault, "admin", {"username": username, "password_hash": generate_password_hash(password)})
 
 
@@ -216,7 +207,7 @@ def rotate_key():
         with _transaction(settings) as cur:
             count = vaults.rotate_all(cur, vault)
     except vaults.UndecryptableCredentials as exc:
-        _fail(str(exc))
+        fail(str(exc))
     click.echo(f"re-encrypted {count} row(s) under key {vault.fingerprint}")
     if len(vault.fingerprints) > 1:
         click.echo("the older key(s) can now be removed from CONNECTOR_SECRET_KEY")

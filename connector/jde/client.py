@@ -103,18 +103,18 @@ class AisClient:
         """
         summary = {"table": table, "conditions": [[c[0], c[1], [str(v) for v in c[2]]] for c in conditions],
                    "page_size": page_size}
+        body = {
+            "targetName": table, "targetType": "table", "dataServiceType": "BROWSE",
+            "outputType": "GRID_DATA", "aliasNaming": True,
+            "returnControlIDs": "|".join(f"{table}.{c}" for c in columns),
+            "maxPageSize": str(page_size), "enableNextPageProcessing": True,
+            "query": {"autoFind": True, "matchType": match, "condition": [
+                {"controlId": f"{table}.{column}", "operator": operator,
+                 "value": [{"content": self._literal(v), "specialValueId": "LITERAL"} for v in values]}
+                for column, operator, values in conditions]},
+        }
         expired_once = False
         for _ in range(3):
-            body = {
-                "targetName": table, "targetType": "table", "dataServiceType": "BROWSE",
-                "outputType": "GRID_DATA", "aliasNaming": True,
-                "returnControlIDs": "|".join(f"{table}.{c}" for c in columns),
-                "maxPageSize": str(page_size), "enableNextPageProcessing": True,
-                "query": {"autoFind": True, "matchType": match, "condition": [
-                    {"controlId": f"{table}.{column}", "operator": operator,
-                     "value": [{"content": self._literal(v), "specialValueId": "LITERAL"} for v in values]}
-                    for column, operator, values in conditions]},
-            }
             try:
                 rows = self._pages(table, body, summary, all_pages)
             except _CursorLost:

@@ -108,22 +108,23 @@ def finish_posting(cur, order_id: int, *, state: str, batch_number: str | None =
 
 
 def release_for_retry(cur, order_id: int, *, error: str, delay_seconds: float, lease_seconds: int,
-                      maybe_in_jde: bool = False, counted: bool = True) -> None:
+                      maybe_in_jde: bool = False, counted: bool = True, waiting_for_jde: bool = False) -> None:
     """Back to `ready` after a transient failure; the sweeper leaves it alone until the retry is due.
 
-    `counted=False` (JDE was unreachable): the attempt is given back and the order is marked
-    deferred, so it is sent again as soon as JDE answers. `maybe_in_jde`: the attempt may have
-    reached JDE, so the next one looks the batch up first.
+    `counted=False`: the attempt is given back (nothing JDE could be blamed for happened).
+    `waiting_for_jde`: JDE was unreachable; the order is marked deferred, so it is sent again as
+    soon as JDE answers. `maybe_in_jde`: the attempt may have reached JDE, so the next one looks
+    the batch up first.
     """
     cur.execute(
         """
         UPDATE orders SET state = 'ready', last_error = %s, updated_at = now(),
                           lease_until = now() + make_interval(secs => %s),
                           attempts = attempts - CASE WHEN %s THEN 0 ELSE 1 END,
-                          deferred = NOT %s, maybe_in_jde = maybe_in_jde OR %s
+                          deferred = %s, maybe_in_jde = maybe_in_jde OR %s
         WHERE id = %s AND state = 'posting'
         """,
-        (error, delay_seconds + lease_seconds, counted, counted, maybe_in_jde, order_id),
+        (error, delay_seconds + lease_seconds, counted, waiting_for_jde, maybe_in_jde, order_id),
     )
 
 
