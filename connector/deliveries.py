@@ -112,9 +112,9 @@ def _reversal_due(cur, order_row_id: int, order: dict, mapping=None) -> bool:
     sale = journal_entries.posted_sale(cur, order_row_id)
     if sale is None:
         return False
-    posted = journal_entries.posted_batches(cur, order_row_id)
-    if refunds.due(order, posted, sale["total_debit"]):
+    if refunds.unrecorded(order, journal_entries.batches(cur, order_row_id)):
         return True
+    posted = journal_entries.posted_batches(cur, order_row_id)
     lines = [(line["account"], Decimal(line["amount"])) for line in sale["lines"]]
     return mapping is not None and tenders.late_fee_entry(order, mapping, lines, posted) is not None
 

@@ -33,6 +33,8 @@ from connector.jde.errors import AisError, AisRejected, AisUnavailable, AisWarni
 from connector.store import journal_entries
 from connector.store import orders as order_rows
 from connector.store import products as product_rows
+from connector.store import refunds as refund_rows
+from connector.ledger.sale import currency_of
 from connector.woo.schemas import PayloadError, load_order
 
 MAX_ATTEMPTS = 8
@@ -43,13 +45,14 @@ BACKOFF_MAX = 300.0
 class PostingResult:
     order_id: int
     # posted | already_posted | needs_attention | retry (counted) | deferred (JDE unreachable,
-    # not counted) | failed | skipped
+    # not counted) | failed | skipped | nothing_to_post | needs_products | needs_refunds
     outcome: str
     document_number: str | None = None
     retry_in: float | None = None
     error: str | None = None
     batch_number: str | None = None
     product_ids: tuple[int, ...] = ()     # needs_products: fetch these, then post again
+    refund_ids: tuple[int, ...] = ()      # needs_refunds: read the order's refunds, then post again
 
 
 def retry_delay(attempt: int, base: float = 2.0) -> float:
@@ -174,13 +177,15 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
         pending = []
         try:
             document = load_order(order["payload"])
+            held = refund_rows.of_order(cur, order_id) if document["refunds"] else {}
+            categories = None
+            if mapping.accounts.revenue_by_category:
+                categories = product_rows.categories_of(cur, source=order["source"], woo_ids=[
+                    item["product_id"] for item in document["line_items"]] + [
+                    line["product_id"] for refund in held.values() for line in refund["line_items"]])
             if sale is not None and sale["state"] == "posted":
                 sale_lines, sale_document = _stored_lines(sale), sale["document_number"]
             else:
-                categories = None
-                if mapping.accounts.revenue_by_category:
-                    categories = product_rows.categories_of(cur, source=order["source"], woo_ids=[
-                        item["product_id"] for item in document["line_items"]])
                 entry = ledger.journal_entry(document, mapping, categories)
                 fee = tenders.gateway_fee(document, mapping, ledger.Money(entry.currency))
                 if fee is not None and fee.skipped:
@@ -189,11 +194,20 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
                 pending.append(("sale", entry))
                 sale_lines = [(line.account_number, line.amount) for line in entry.lines]
             posted = {b for b, row in recorded.items() if row["state"] == "posted"}
-            sale_total = sum((amount for _, amount in sale_lines if amount > 0), Decimal(0))
-            for reversal in refunds.due(document, posted, sale_total):
-                entry = refunds.reversing_entry(reversal, sale_lines, document, mapping)
-                journal_entries.save_pending(cur, order_id=order_id, entry=entry, kind=reversal.kind)
-                pending.append((reversal.kind, entry))
+            reversal_rows = [row for row in recorded.values() if row["kind"] in refunds.KINDS]
+            # Recorded reversals are sent as recorded (a replay looks each up first), never recomputed.
+            pending += [(row["kind"], journal_entries.entry_of(row)) for row in reversal_rows
+                        if row["state"] == "pending"]
+            currency, mode = currency_of(document, mapping)
+            plan = refunds.plan(document, sale_lines,
+                                [(row["kind"], row["batch_number"], _stored_lines(row)) for row in reversal_rows],
+                                held, mapping, currency=currency, currency_mode=mode, categories=categories)
+            for kind, entry in plan.entries:
+                journal_entries.save_pending(cur, order_id=order_id, entry=entry, kind=kind)
+                pending.append((kind, entry))
+            for note in plan.notes:
+                trail.note(cur, "order.refund_not_posted", note)
+            missing_refunds = plan.missing_refunds
             if sale is not None and sale["state"] == "posted":
                 late_fee = tenders.late_fee_entry(document, mapping, sale_lines, posted)
                 if late_fee is not None:
@@ -212,6 +226,8 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
         address_number = address_book.known_address_number(cur, source=order["source"], order=document)
     final = "reversed" if document["status"] in refunds.REVERSED_STATUSES else "posted"
     if not pending:
+        if missing_refunds:
+            return _wait_for_refunds(db, trail, order_id, missing_refunds, lease_seconds)
         return finish(final, outcome="already_posted")
 
     ais = make_ais(trail.ais_call)
@@ -232,6 +248,12 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
                                             address_number=address_number)
             if kind == "sale":
                 sale_document = document_number
+        if missing_refunds:
+            # The sale (and what else was due) is in; the reversals wait for WooCommerce's records.
+            with db.transaction() as cur:
+                order_rows.finish_posting(cur, order_id, state="posted", batch_number=batch,
+                                          document_number=sale_document, error=None)
+            return _wait_for_refunds(db, trail, order_id, missing_refunds, lease_seconds)
         return finish(final, outcome="already_posted" if all(already) else None)
     except (ledger.NotPostable, _NeedsAttention) as exc:
         return finish("needs_attention", error=str(exc))
@@ -253,6 +275,16 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
             trail.state_change(cur, "posting", "ready", f"{'waiting for JDE' if outage else 'retry'} in "
                                                          f"{delay:.1f}s: {exc.text}")
         return PostingResult(order_id, "deferred" if outage else "retry", retry_in=delay, error=exc.text)
+
+
+def _wait_for_refunds(db, trail, order_id: int, refund_ids, lease_seconds: int) -> PostingResult:
+    """Back to `ready` (no attempt used) until the refund records are read from WooCommerce."""
+    error = f"waiting for WooCommerce's record of refund(s) {', '.join(map(str, refund_ids))}"
+    with db.transaction() as cur:
+        order_rows.release_for_retry(cur, order_id, error=error, delay_seconds=0, lease_seconds=lease_seconds,
+                                     counted=False)
+        trail.state_change(cur, "posting", "ready", error)
+    return PostingResult(order_id, "needs_refunds", error=error, refund_ids=tuple(refund_ids))
 
 
 UNREACHABLE = "JDE is unreachable: waiting for it to answer again (no attempt used)"

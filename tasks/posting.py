@@ -42,7 +42,19 @@ def post_order(self, woo_id: int):
         result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
                                     lease_seconds=runtime.settings.lease_seconds,
                                     retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
-    if result.outcome in ("retry", "deferred", "needs_products"):
+    if result.outcome == "needs_refunds":
+        delay = _fetch_refunds(order_id, woo_id)
+        if delay is not None:
+            raise self.retry(countdown=delay, exc=_Deferred(f"waiting for refunds: {result.error}"))
+        result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
+                                    lease_seconds=runtime.settings.lease_seconds,
+                                    retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
+        if result.outcome == "needs_refunds":
+            # The shop names a refund its refunds endpoint does not list (yet): ask again later.
+            log.warning("order %s: %s, which WooCommerce does not list", woo_id, result.error)
+            raise self.retry(countdown=posting.retry_delay(6, runtime.settings.retry_base_seconds),
+                             exc=_Deferred(result.error))
+    if result.outcome in ("retry", "deferred", "needs_products", "needs_refunds"):
         raise self.retry(countdown=result.retry_in or posting.retry_delay(1, runtime.settings.retry_base_seconds),
                          exc=_Deferred(f"{result.outcome}: {result.error}"))
     if result.outcome in ("posted", "already_posted"):
@@ -75,6 +87,27 @@ def _fetch_products(product_ids) -> float | None:
                 return posting.retry_delay(3, runtime.settings.retry_base_seconds)
             with runtime.db.transaction() as cur:
                 product_rows.upsert(cur, source=source, product=product)
+    return None
+
+
+def _fetch_refunds(order_id: int, woo_id: int) -> float | None:
+    """Read and keep WooCommerce's record of every refund of an order (one REST call a page).
+    None when done, else the seconds to wait while the store cannot be reached: the reversal
+    waits, it is never guessed."""
+    from connector.store import refunds as refund_rows
+    from connector.woo.client import WooError
+    from connector.woo.schemas import PayloadError, load_refund
+
+    try:
+        documents = runtime.woo_client().refunds(woo_id)
+        loaded = [(document, load_refund(document)) for document in documents]
+    except (WooError, PayloadError) as exc:
+        log.warning("refunds of order %s: %s; the reversal waits", woo_id, exc)
+        return posting.retry_delay(3, runtime.settings.retry_base_seconds)
+    with runtime.db.transaction() as cur:
+        for document, refund in loaded:
+            refund_rows.store(cur, source=runtime.mapping.store.source, order_id=order_id, woo_order_id=woo_id,
+                              document=document, refund=refund)
     return None
 
 

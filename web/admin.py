@@ -19,6 +19,8 @@ from connector.store import audit, journal_entries
 from connector.store import deliveries as delivery_rows
 from connector.store import orders as order_rows
 from connector.store import reconciliation as reconciliation_rows
+from connector.store import refunds as refund_rows
+from connector.ledger import reversals
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 SANDBOX_LOGIN = ("admin", "sandbox")
@@ -60,7 +62,12 @@ batch {{ o.batch_number or '-' }} · JDE document {{ o.document_number or '-' }}
 <h2>Deliveries</h2><table><tr><th>id</th><th>topic</th><th>state</th><th>received</th><th>error</th></tr>
 {% for d in deliveries %}<tr><td>{{ d.id }}</td><td>{{ d.topic }}</td><td>{{ d.state }}</td><td>{{ d.received_at }}</td>
 <td>{{ d.error or '' }}</td></tr>{% endfor %}</table>
-{% for e in entries %}<h2>Journal entry {{ e.batch_number }} ({{ e.kind }}, {{ e.state }}, GL date {{ e.gl_date }},
+{% if refunds %}<h2>Refunds</h2><table><tr><th>refund</th><th>made (UTC)</th><th>amount</th><th>money</th><th>reason</th>
+<th>entry</th></tr>{% for r in refunds %}<tr><td>{{ r.refund_id }}</td><td>{{ r.date_created_gmt }}</td><td>{{ r.amount }}</td>
+<td>{{ 'returned by the gateway' if r.refunded_payment else 'to pay back by hand' }}</td><td>{{ r.reason }}</td>
+<td>{% if r.entry %}<a href="#{{ r.entry.batch_number }}">{{ r.entry.batch_number }}</a> {{ r.entry.state }}
+{{ r.entry.document_number or '' }}{% else %}none{% endif %}</td></tr>{% endfor %}</table>{% endif %}
+{% for e in entries %}<h2 id="{{ e.batch_number }}">Journal entry {{ e.batch_number }} ({{ e.kind }}, {{ e.state }}, GL date {{ e.gl_date }},
 document {{ e.document_number or '-' }})</h2><table><tr><th>line</th><th>account</th><th>amount</th><th>explanation</th></tr>
 {% for l in e.lines %}<tr><td>{{ l.line }}</td><td>{{ l.account }}</td><td>{{ l.amount }}</td><td>{{ l.explanation }}</td>
 </tr>{% endfor %}</table>{% endfor %}
@@ -161,10 +168,13 @@ def order(woo_id: int):
             abort(404)
         deliveries = order_rows.deliveries_of(cur, source=source, woo_id=woo_id)
         entries = journal_entries.for_order(cur, row["id"])
+        by_batch = {e["batch_number"]: e for e in entries}
+        refunds = [dict(r, entry=by_batch.get(reversals.refund_batch(woo_id, r["refund_id"])))
+                   for r in refund_rows.rows_of_order(cur, row["id"])]
         story = audit.for_subject(cur, "order", woo_id)
         preview = None if entries else _preview(cur, runtime, row)
     return _page(f"Order {woo_id}", _ORDER, o=row, deliveries=deliveries, entries=entries, story=story,
-                 preview=preview)
+                 preview=preview, refunds=refunds)
 
 
 def _preview(cur, runtime, row) -> dict:
@@ -177,8 +187,9 @@ def _preview(cur, runtime, row) -> dict:
     payload = row["payload"]
     ids = [item.get("product_id") for item in payload.get("line_items") or [] if isinstance(item, dict)]
     categories = product_rows.categories_of(cur, source=row["source"], woo_ids=[i for i in ids if isinstance(i, int)])
+    records = refund_rows.payloads_of_order(cur, row["id"])
     try:
-        return preview(payload, runtime.mapping, categories)
+        return preview(payload, runtime.mapping, categories, records)
     except ProductsUnknown as exc:
         return {"entries": [], "refused": f"not yet: {exc}"}
     except PayloadError as exc:

@@ -51,7 +51,7 @@ def ledger():
 @ledger.command("preview")
 @click.argument("order_json", type=click.Path(dir_okay=False))
 @click.option("--refunds", "refunds_json", type=click.Path(dir_okay=False),
-              help="A `GET /orders/{id}/refunds` list (the payload's own refunds are used without it).")
+              help="A `GET /orders/{id}/refunds` list: the reversal of each refund in it.")
 @click.option("--products", "products_json", type=click.Path(dir_okay=False),
               help="A `GET /products` list, for revenue by category (else the store's REST API).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -70,25 +70,28 @@ def preview(order_json, refunds_json, products_json, fmt):
     settings = load_settings(dotenv=True)
     mapping = load_mapping(settings.config_path)
     document = _read_json(order_json, "order")
+    refunds = None
     if refunds_json:
         refunds = _read_json(refunds_json, "refunds")
-        if not isinstance(refunds, list):
-            raise OperatorError("--refunds must be a `GET /orders/{id}/refunds` list (a JSON array)")
+        if not isinstance(refunds, list) or not all(isinstance(r, dict) and "id" in r for r in refunds):
+            raise OperatorError("--refunds must be a `GET /orders/{id}/refunds` list (a JSON array of refunds)")
         if isinstance(document, dict):
-            # The refund list's amounts are positive; the order payload's refunds[] carry them negative.
+            # Every refund of the list is previewed, whether or not this payload already names it
+            # (the payload's refunds[] carry their totals negative).
             document = dict(document, refunds=[{"id": r["id"], "reason": r.get("reason") or "",
                                                 "total": f"-{str(r.get('amount', '0')).lstrip('-')}"}
-                                               for r in refunds if isinstance(r, dict) and "id" in r])
+                                               for r in refunds])
     categories = _categories_from_list(_read_json(products_json, "products")) if products_json else None
     try:
         try:
-            result = build(document, mapping, categories)
+            result = build(document, mapping, categories, refunds)
         except ProductsUnknown as exc:
             if products_json:
                 raise OperatorError(f"--products lacks {exc}") from None
-            result = build(document, mapping, _categories_from_store(settings, exc.product_ids))
+            result = build(document, mapping, _categories_from_store(settings, exc.product_ids), refunds)
     except PayloadError as exc:
-        raise OperatorError(f"order {order_json}: {exc}") from None
+        raise OperatorError(f"{order_json} / {refunds_json}: {exc}" if refunds_json else
+                            f"order {order_json}: {exc}") from None
     if fmt == "json":
         click.echo(json.dumps({"entries": result["entries"], "refused": result["refused"]}, indent=2))
         return

@@ -21,17 +21,20 @@ class ProductsUnknown(LookupError):
 
 def item_accounts(order: dict, mapping, categories) -> list:
     """The revenue account of each line item, in order. `categories`: {product id: [slugs]}."""
+    return [account_of(item["product_id"], mapping, categories, wanted=[i["product_id"] for i in order["line_items"]])
+            for item in order["line_items"]]
+
+
+def account_of(product_id: int, mapping, categories, *, wanted=()) -> object:
+    """The revenue account of a product (`wanted`: every product the caller needs, all reported
+    at once when some are unknown)."""
     accounts = mapping.accounts
     if not accounts.revenue_by_category:
-        return [accounts.revenue for _ in order["line_items"]]
+        return accounts.revenue
     known = categories or {}
-    missing = [item["product_id"] for item in order["line_items"] if item["product_id"] and item["product_id"]
-               not in known]
+    missing = [p for p in (*wanted, product_id) if p and p not in known]
     if missing:
         raise ProductsUnknown(missing)
-    chosen = []
-    for item in order["line_items"]:
-        slugs = set(known.get(item["product_id"]) or ())
-        chosen.append(next((account for slug, account in accounts.revenue_by_category.items() if slug in slugs),
-                           accounts.revenue))
-    return chosen
+    slugs = set(known.get(product_id) or ())
+    return next((account for slug, account in accounts.revenue_by_category.items() if slug in slugs),
+                accounts.revenue)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+
+from connector.ledger.entry import JournalEntry, JournalLine
 
 
 def save_pending(cur, *, order_id: int, entry, kind: str = "sale") -> None:
@@ -11,17 +14,27 @@ def save_pending(cur, *, order_id: int, entry, kind: str = "sale") -> None:
     cur.execute(
         """
         INSERT INTO journal_entries (order_id, kind, batch_number, company, document_type, gl_date,
-                                     currency, total_debit, lines)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)
+                                     currency, total_debit, lines, explanation, currency_mode)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)
         ON CONFLICT (batch_number) DO UPDATE SET
             company = EXCLUDED.company, document_type = EXCLUDED.document_type, gl_date = EXCLUDED.gl_date,
             currency = EXCLUDED.currency, total_debit = EXCLUDED.total_debit, lines = EXCLUDED.lines,
-            updated_at = now()
+            explanation = EXCLUDED.explanation, currency_mode = EXCLUDED.currency_mode, updated_at = now()
         WHERE journal_entries.state = 'pending'
         """,
         (order_id, kind, entry.batch_number, entry.company, entry.document_type, entry.gl_date,
-         entry.currency, entry.total_debit, json.dumps(lines)),
+         entry.currency, entry.total_debit, json.dumps(lines), entry.explanation, entry.currency_mode),
     )
+
+
+def entry_of(row):
+    """The JournalEntry a recorded row holds, to send again exactly as recorded."""
+    lines = tuple(JournalLine(line["line"], line["account"], Decimal(line["amount"]), line["explanation"])
+                  for line in row["lines"])
+    return JournalEntry(batch_number=row["batch_number"], company=row["company"], document_type=row["document_type"],
+                        gl_date=row["gl_date"], currency=row["currency"],
+                        explanation=row.get("explanation") or f"WooCommerce {row['batch_number']}",
+                        lines=lines, currency_mode=row.get("currency_mode"))
 
 
 def mark_posted(cur, *, batch_number: str, document_number, address_number) -> None:
@@ -45,6 +58,12 @@ def reopen(cur, order_id: int) -> None:
     if it is not there)."""
     cur.execute("UPDATE journal_entries SET state = 'pending', updated_at = now() WHERE order_id = %s",
                 (order_id,))
+
+
+def batches(cur, order_id: int) -> set[str]:
+    """Every batch recorded for an order, posted or not."""
+    cur.execute("SELECT batch_number FROM journal_entries WHERE order_id = %s", (order_id,))
+    return {row["batch_number"] for row in cur.fetchall()}
 
 
 def posted_batches(cur, order_id: int) -> set[str]:

@@ -78,6 +78,21 @@ class WooClient:
             raise WooError(f"{self.base}{PRODUCTS_PATH}/{product_id} answered something other than a product")
         return value
 
+    def refunds(self, order_id: int) -> list[dict]:
+        """Every refund of an order (`GET /orders/{id}/refunds`, all pages), as WooCommerce sent them."""
+        from connector.woo.schemas import decode_json
+
+        path, found, page = f"{ORDERS_PATH}/{int(order_id)}/refunds", [], 1
+        while True:
+            response = self._get(path, {"per_page": MAX_PER_PAGE, "page": page})
+            refunds = decode_json(response.content) if response.content else []
+            if not isinstance(refunds, list):
+                raise WooError(f"{self.base}{path} answered something other than a list of refunds")
+            found += refunds
+            if page >= int(response.headers.get("X-WP-TotalPages") or 1) or len(refunds) < MAX_PER_PAGE:
+                return found
+            page += 1
+
     def webhooks(self) -> list[dict]:
         """Every webhook of the store (all statuses), newest first."""
         found, page = [], 1

@@ -14,7 +14,7 @@ from decimal import Decimal
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 __all__ = ["ValidationError", "PayloadError", "decode_json", "load_order", "load_customer", "load_deleted",
-           "load_product"]
+           "load_product", "load_refund"]
 
 
 class PayloadError(ValueError):
@@ -168,6 +168,40 @@ class CustomerSchema(_Tolerant):
     shipping = fields.Nested(AddressSchema, load_default=dict)
 
 
+class _RefundedLine(_Tolerant):
+    """A line of a refund (`wc_create_refund` copies the order's item): totals and taxes are
+    negative, and `_refunded_item_id` in its meta names the order item it gives back."""
+    id = fields.Integer(load_default=0)
+    name = fields.String(load_default="", allow_none=True)
+    total = _money()
+    total_tax = _money()
+    taxes = fields.List(fields.Nested(TaxSchema), load_default=list)
+    meta_data = fields.List(fields.Nested(MetaSchema), load_default=list)
+
+
+class RefundedItemSchema(_RefundedLine):
+    product_id = fields.Integer(load_default=0)
+    variation_id = fields.Integer(load_default=0)
+    quantity = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
+
+
+class RefundedShippingSchema(_RefundedLine):
+    method_id = fields.String(load_default="", allow_none=True)
+
+
+class RefundRecordSchema(_Tolerant):
+    """`GET /orders/{id}/refunds` (WC_REST_Order_Refunds_Controller): one refund as WooCommerce
+    recorded it. `amount` is positive; `refunded_payment` is true when the gateway returned the money."""
+    id = fields.Integer(required=True, strict=True)
+    date_created_gmt = fields.AwareDateTime(default_timezone=timezone.utc, required=True)
+    amount = fields.Decimal(required=True, allow_nan=False, validate=lambda v: v >= 0)
+    reason = fields.String(load_default="", allow_none=True)
+    refunded_payment = fields.Boolean(load_default=False)
+    line_items = fields.List(fields.Nested(RefundedItemSchema), load_default=list)
+    shipping_lines = fields.List(fields.Nested(RefundedShippingSchema), load_default=list)
+    fee_lines = fields.List(fields.Nested(_RefundedLine), load_default=list)
+
+
 class CategorySchema(_Tolerant):
     id = fields.Integer(load_default=0)
     name = fields.String(load_default="")
@@ -219,6 +253,11 @@ def _describe(messages, prefix: str = "") -> str:
 
 
 _ORDER, _CUSTOMER, _DELETED, _PRODUCT = OrderSchema(), CustomerSchema(), DeletedSchema(), ProductSchema()
+_REFUND = RefundRecordSchema()
+
+
+def load_refund(document) -> dict:
+    return _load(_REFUND, document, "refund")
 
 
 def load_product(document) -> dict:
