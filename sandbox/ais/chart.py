@@ -32,6 +32,7 @@ DEFAULT_CHART = [
     {"account": "M30.2310", "description": "Sales tax payable"},
     {"account": "M30.2320", "description": "County tax payable"},
     {"account": "M30.2450", "description": "Gift cards outstanding"},
+    {"account": "M30.2460", "description": "Customer refunds payable"},
     {"account": "M30.4010", "description": "Sales"},
     {"account": "M30.4030", "description": "Clothing sales"},
     {"account": "M40.4020", "description": "Music sales"},
