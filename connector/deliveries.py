@@ -90,7 +90,7 @@ def _apply(cur, row, document, posting_statuses, mapping=None) -> Processed:
         order = load_order(document)
         stored = order_rows.upsert(
             cur, source=source, order=order, payload_json=body_text, delivery_id=delivery_id,
-            payable=order["status"] in posting_statuses,
+            payable=order["status"] in posting_statuses or _paid_then_reversed(order),
         )
         if stored is None:
             return Processed(delivery_id, topic, "stale", order["id"])
@@ -105,6 +105,12 @@ def _apply(cur, row, document, posting_statuses, mapping=None) -> Processed:
     if stored is None:
         return Processed(delivery_id, topic, "stale", customer["id"])
     return Processed(delivery_id, topic, "applied", customer["id"], stored["id"])
+
+
+def _paid_then_reversed(order: dict) -> bool:
+    """A paid order first seen refunded or cancelled: the money moved both ways, so its sale is
+    posted and then reversed, and clearing (or refunds_payable) explains every cent."""
+    return order["status"] in refunds.REVERSED_STATUSES and order.get("date_paid_gmt") is not None
 
 
 def _reversal_due(cur, order_row_id: int, order: dict, mapping=None) -> bool:

@@ -251,8 +251,7 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
         if missing_refunds:
             # The sale (and what else was due) is in; the reversals wait for WooCommerce's records.
             with db.transaction() as cur:
-                order_rows.finish_posting(cur, order_id, state="posted", batch_number=batch,
-                                          document_number=sale_document, error=None)
+                order_rows.record_sale(cur, order_id, batch_number=batch, document_number=sale_document)
             return _wait_for_refunds(db, trail, order_id, missing_refunds, lease_seconds)
         return finish(final, outcome="already_posted" if all(already) else None)
     except (ledger.NotPostable, _NeedsAttention) as exc:

@@ -107,6 +107,13 @@ def finish_posting(cur, order_id: int, *, state: str, batch_number: str | None =
     )
 
 
+def record_sale(cur, order_id: int, *, batch_number: str, document_number) -> None:
+    """The sale's JDE document, known while the order is still being worked on (its reversals wait)."""
+    cur.execute("UPDATE orders SET batch_number = %s, document_number = COALESCE(%s, document_number), "
+                "maybe_in_jde = false, updated_at = now() WHERE id = %s",
+                (batch_number, None if document_number is None else str(document_number), order_id))
+
+
 def release_for_retry(cur, order_id: int, *, error: str, delay_seconds: float, lease_seconds: int,
                       maybe_in_jde: bool = False, counted: bool = True, waiting_for_jde: bool = False) -> None:
     """Back to `ready` after a transient failure; the sweeper leaves it alone until the retry is due.

@@ -299,3 +299,109 @@ def test_post_order_fee_in_another_currency_is_not_booked_and_the_audit_log_says
     with runtime.db.transaction() as cur:
         cur.execute("SELECT detail FROM audit_log WHERE action = 'order.fee_not_booked'")
         assert "in EUR, not in the order's USD" in cur.fetchone()["detail"]
+
+
+def _refund_record(refund_id, amount, *, lines=(), paid=True, at="2017-03-25T18:00:00"):
+    """A refund as `GET /orders/727/refunds` returns it (line totals negative)."""
+    return {"id": refund_id, "date_created_gmt": at, "amount": amount, "reason": "", "refunded_payment": paid,
+            "line_items": [{"id": 900 + item_id, "product_id": product_id, "quantity": -1, "total": f"-{total}",
+                            "taxes": [{"id": 75, "total": f"-{tax}"}],
+                            "meta_data": [{"key": "_refunded_item_id", "value": str(item_id)}]}
+                           for item_id, product_id, total, tax in lines],
+            "shipping_lines": [], "fee_lines": []}
+
+
+def _keep_refunds(runtime, row_id, *records):
+    from connector.store import refunds as refund_rows
+    from connector.woo.schemas import load_refund
+
+    with runtime.db.transaction() as cur:
+        for record in records:
+            refund_rows.store(cur, source=runtime.mapping.store.source, order_id=row_id, woo_order_id=727,
+                              document=record, refund=load_refund(record))
+
+
+def _sent_lines(body):
+    return [(r["AccountNumber"], r["Amount"]) for r in
+            ({i["name"]: i["value"] for i in row["inputs"]} for row in body["detailInputs"][0]["repeatingInputs"])]
+
+
+def test_post_order_refund_waits_for_its_record_then_mirrors_its_lines(runtime, ais, fixture_payload):
+    document = fixture_payload("order-727")
+    row_id = _ready_order(runtime, document)
+    responses.post(ORCH, json={"DocumentNumber": 601, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    refunded = document | {"date_modified_gmt": "2017-03-26T10:00:00",
+                           "refunds": [{"id": 801, "reason": "", "total": "-12.90"}]}
+    with runtime.db.transaction() as cur:
+        assert _deliver(cur, runtime, refunded, topic="order.updated").order_ready
+    result = _post(runtime, ais, row_id)
+    assert (result.outcome, result.refund_ids) == ("needs_refunds", (801,))
+    assert (_row(runtime, row_id)["state"], _row(runtime, row_id)["attempts"]) == ("ready", 1)
+    assert len(_orch_bodies()) == 1                    # nothing guessed meanwhile
+    _keep_refunds(runtime, row_id, _refund_record(801, "12.90", lines=[(316, 22, "12.00", "0.90")], paid=False))
+    responses.replace(responses.POST, ORCH, json={"DocumentNumber": 602, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    reversal = _orch_bodies()[-1]
+    assert _inputs(reversal)["BatchNumber"] == "WC-727-R801" and _inputs(reversal)["GLDate"] == "117084"
+    assert _sent_lines(reversal) == [("M30.4010", "12.00"), ("M30.2310", "0.90"), ("M30.2460", "-12.90")]
+
+
+def test_post_order_first_seen_refunded_posts_the_sale_while_the_refund_record_is_read(runtime, ais, fixture_payload):
+    document = fixture_payload("order-727") | {"status": "refunded",
+                                               "refunds": [{"id": 802, "reason": "", "total": "-29.35"}]}
+    row_id = _ready_order(runtime, document)
+    responses.post(ORCH, json={"DocumentNumber": 603, "jde__status": "SUCCESS"})
+    assert _post(runtime, ais, row_id).outcome == "needs_refunds"
+    assert [_inputs(b)["BatchNumber"] for b in _orch_bodies()] == ["WC-727"]
+    assert _row(runtime, row_id)["document_number"] == "603"
+    _keep_refunds(runtime, row_id, _refund_record(802, "29.35", at="2017-03-23T18:00:00"))
+    assert _post(runtime, ais, row_id).outcome == "reversed"
+    assert _sent_lines(_orch_bodies()[-1]) == [("M30.4010", "18.00"), ("M30.4050", "10.00"), ("M30.2310", "1.35"),
+                                               ("M30.1110.BANK", "-29.35")]
+
+
+def test_post_order_cancelled_then_refunded_reverses_the_sale_once(runtime, ais, fixture_payload):
+    document = fixture_payload("order-727") | {"payment_method": "stripe"}
+    row_id = _ready_order(runtime, document)
+    responses.post(ORCH, json={"DocumentNumber": 604, "jde__status": "SUCCESS"})
+    _post(runtime, ais, row_id)
+    cancelled = document | {"status": "cancelled", "date_modified_gmt": "2017-03-24T18:00:00"}
+    with runtime.db.transaction() as cur:
+        assert _deliver(cur, runtime, cancelled, topic="order.updated").order_ready
+    assert _post(runtime, ais, row_id).outcome == "reversed"
+    assert _sent_lines(_orch_bodies()[-1]) == [("M30.4010", "18.00"), ("M30.4050", "10.00"), ("M30.2310", "1.35"),
+                                               ("M30.2460", "-29.35")]
+    refunded = cancelled | {"status": "refunded", "date_modified_gmt": "2017-03-25T18:00:00",
+                            "refunds": [{"id": 803, "reason": "", "total": "-29.35"}]}
+    with runtime.db.transaction() as cur:
+        assert _deliver(cur, runtime, refunded, topic="order.updated").order_ready
+    _keep_refunds(runtime, row_id, _refund_record(803, "29.35"))
+    assert _post(runtime, ais, row_id).outcome == "reversed"
+    assert _inputs(_orch_bodies()[-1])["BatchNumber"] == "WC-727-R803"
+    assert _sent_lines(_orch_bodies()[-1]) == [("M30.2460", "29.35"), ("M30.1110.STRIPE", "-29.35")]
+    # Delivered again, nothing more is due: no post, no call.
+    with runtime.db.transaction() as cur:
+        assert not _deliver(cur, runtime, refunded | {"customer_note": "again"}, topic="order.updated").order_ready
+    assert len(_orch_bodies()) == 3
+
+
+def test_post_order_recorded_reversal_is_sent_again_as_recorded(runtime, ais, fixture_payload):
+    document = fixture_payload("order-727")
+    row_id = _ready_order(runtime, document)
+    responses.post(ORCH, json={"DocumentNumber": 605, "jde__status": "SUCCESS"})
+    _post(runtime, ais, row_id)
+    refunded = document | {"refunds": [{"id": 804, "reason": "", "total": "-10.00"}]}
+    with runtime.db.transaction() as cur:
+        _deliver(cur, runtime, refunded, topic="order.updated")
+    _keep_refunds(runtime, row_id, _refund_record(804, "10.00"))
+    responses.replace(responses.POST, ORCH, status=503, body="Service Unavailable")
+    assert _post(runtime, ais, row_id).outcome == "deferred"
+    first = _sent_lines(_orch_bodies()[-1])
+    # The shop's record changing now changes nothing already recorded.
+    _keep_refunds(runtime, row_id, _refund_record(804, "10.00", at="2017-04-30T18:00:00"))
+    responses.replace(responses.POST, ORCH, json={"DocumentNumber": 606, "jde__status": "SUCCESS"})
+    with runtime.db.transaction() as cur:
+        cur.execute("UPDATE orders SET lease_until = NULL WHERE id = %s", (row_id,))
+    assert _post(runtime, ais, row_id).outcome == "posted"
+    assert _sent_lines(_orch_bodies()[-1]) == first and _inputs(_orch_bodies()[-1])["GLDate"] == "117084"
