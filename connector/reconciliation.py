@@ -19,6 +19,7 @@ batches, so a changed amount shows on the debit side unless it moved between cre
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -52,9 +53,14 @@ class Run:
     entries_checked: int = 0
 
 
+# A sale WC-<order>, a refund WC-<order>-R<refund>, a cancellation WC-<order>-C, a late fee WC-<order>-F.
+_BATCH = re.compile(rf"^{re.escape(REFERENCE_PREFIX)}(\d+)(?:-R\d+|-C|-F)?$")
+
+
 def _woo_id(batch: str) -> int | None:
-    tail = batch[len(REFERENCE_PREFIX):] if batch.startswith(REFERENCE_PREFIX) else ""
-    return int(tail) if tail.isdigit() else None
+    """The order a batch number belongs to, whichever of its entries it is."""
+    match = _BATCH.match(batch)
+    return int(match.group(1)) if match else None
 
 
 def _debits(lines) -> tuple[Decimal, int]:
