@@ -135,8 +135,8 @@ def order_document(rng: random.Random, order_id: int, shopper: Shopper, *, statu
                             "meta_data": []}],
         "fee_lines": [{"id": order_id * 10 + 5, "name": "Gift wrap", "tax_class": "", "tax_status": "none",
                        "total": _money(f), "total_tax": "0.00", "taxes": []} for f in fees],
-        "coupon_lines": [{"id": order_id * 10 + 6, "code": "save10", "discount": _money(discount), "discount_tax": "0.00"}]
-        if coupon else [],
+        "coupon_lines": [{"id": order_id * 10 + 6, "code": "save10", "discount": _money(discount),
+                          "discount_tax": "0.00"}] if coupon else [],
         "refunds": [],
         "gift_cards": [{"id": 1, "code": f"GC-{order_id}", "amount": _money(gift)}] if gift else [],
     }
