@@ -5,7 +5,9 @@ Line items with quantities and coupons, per-line sales tax rounded to the cent a
 fees, a gift card now and then, Stripe's fee in the order meta of Stripe orders, guests and
 registered customers (returning ones too), names with non-ASCII letters and HTML entities,
 every payment method of the demo mapping and one it does not name. Totals add up the way
-WooCommerce adds them: items + shipping + fees + tax − gift cards.
+WooCommerce adds them: items + shipping + fees + tax − gift cards. Every item of an order (line,
+shipping, fee, coupon, tax) has its own id, order id × 10 + n, as items share one id sequence in
+WooCommerce: a refund names the items it gives back by these ids.
 """
 from __future__ import annotations
 
@@ -121,20 +123,20 @@ def order_document(rng: random.Random, order_id: int, shopper: Shopper, *, statu
         "payment_method_title": "", "transaction_id": "", "date_paid_gmt": _gmt(paid),
         "date_completed_gmt": None, "cart_hash": "", "meta_data": meta,
         "line_items": items,
-        "tax_lines": [{"id": 1, "rate_code": "US-CA-STATE TAX-1", "rate_id": 75, "label": "State Tax",
+        "tax_lines": [{"id": order_id * 10 + 7, "rate_code": "US-CA-STATE TAX-1", "rate_id": 75, "label": "State Tax",
                        "compound": False, "tax_total": _money(taxes), "shipping_tax_total": _money(shipping_tax),
                        "meta_data": []},
-                      {"id": 2, "rate_code": "US-CA-COUNTY TAX-2", "rate_id": 76, "label": "County Tax",
+                      {"id": order_id * 10 + 8, "rate_code": "US-CA-COUNTY TAX-2", "rate_id": 76, "label": "County Tax",
                        "compound": True, "tax_total": _money(county_taxes), "shipping_tax_total": "0.00",
                        "meta_data": []}],
-        "shipping_lines": [{"id": 1, "method_title": "Flat Rate", "method_id": "flat_rate",
+        "shipping_lines": [{"id": order_id * 10 + 4, "method_title": "Flat Rate", "method_id": "flat_rate",
                             "total": _money(shipping), "total_tax": _money(shipping_tax),
                             "taxes": [{"id": 75, "total": _money(shipping_tax)}] if shipping_tax else [],
                             "meta_data": []}],
-        "fee_lines": [{"id": 1, "name": "Gift wrap", "tax_class": "", "tax_status": "none",
+        "fee_lines": [{"id": order_id * 10 + 5, "name": "Gift wrap", "tax_class": "", "tax_status": "none",
                        "total": _money(f), "total_tax": "0.00", "taxes": []} for f in fees],
-        "coupon_lines": [{"id": 1, "code": "save10", "discount": _money(discount), "discount_tax": "0.00"}]
-        if coupon else [],
+        "coupon_lines": [{"id": order_id * 10 + 6, "code": "save10", "discount": _money(discount),
+                          "discount_tax": "0.00"}] if coupon else [],
         "refunds": [],
         "gift_cards": [{"id": 1, "code": f"GC-{order_id}", "amount": _money(gift)}] if gift else [],
     }

@@ -206,6 +206,24 @@ class WooStoreServer:
     def trash_order(self, order_id: int) -> dict:
         return self.store.trash_order(order_id)
 
+    def cancel_order(self, order_id: int) -> dict:
+        return self.store.cancel_order(order_id)
+
+    def refund_order(self, order_id: int, *, amount=None, reason: str = "", line_items: list | None = None,
+                     api_refund: bool = True) -> dict:
+        """A refund (also POST /wp-json/wc/v3/orders/{id}/refunds); raises refunds.RefundRefused."""
+        return self.store.refund_order(order_id, amount=amount, reason=reason, line_items=line_items,
+                                       api_refund=api_refund)
+
+    def refunds(self, order_id: int) -> list[dict]:
+        return self.store.refunds(order_id)
+
+    def refund(self, order_id: int, refund_id: int) -> dict:
+        return self.store.refund(order_id, refund_id)
+
+    def order(self, order_id: int) -> dict | None:
+        return self.store.order(order_id)
+
     def add_customer(self, document: dict, **options) -> dict:
         return self.store.add_customer(document, **options)
 

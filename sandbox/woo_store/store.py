@@ -1,13 +1,15 @@
-"""The shop's state: orders, customers, webhooks, behind one lock.
+"""The shop's state: orders, their refunds, customers, webhooks, behind one lock.
 
 Every change stamps the resource with the store clock and fires its topic; the payload of
 that webhook is read back from here when the delivery thread gets to it. A resource changed
 twice within one second still gets a strictly later `date_modified_gmt` (the clock is bumped
-by a second), so "modified after the last one seen" never misses a change.
+by a second), so "modified after the last one seen" never misses a change. A refund is kept
+as its own record (refunds.py builds it) and changes its order like any other edit.
 """
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import threading
 from collections import Counter
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from sandbox.woo_orders import Shopper, customer_document, order_document, shoppers
 from sandbox.woo_store.catalog import (CUSTOMER_NOT_FOUND, ORDER_NOT_FOUND, PAID_STATUSES, parse_gmt, utc_now,
                                        with_local_dates, wp_date)
+from sandbox.woo_store import refunds as refunding
 from sandbox.woo_store.delivery import Deliverer, Webhook
 
 
@@ -46,6 +49,9 @@ class WooStore:
         self._customers: dict[int, dict] = {}
         self._customer_by_email: dict[str, int] = {}
         self._next_order_id, self._next_customer_id = first_order_id, 100
+        self._refunds: dict[int, dict] = {}   # by refund id; each knows its order as `parent_id`
+        self._next_refund_id = refunding.FIRST_REFUND_ID
+        self._refund_item_ids = itertools.count(refunding.FIRST_REFUND_ITEM_ID)
         self.deliverer = Deliverer(payload=self._payload, site_url=lambda: self.source_url or self.site_url,
                                    seed=seed, drop_rate=drop_rate, timeout=delivery_timeout, clock=clock)
 
@@ -66,7 +72,7 @@ class WooStore:
         with self._lock:
             order = _clone(document)
             order_id = int(order.get("id") or self._next_order_id)
-            if order_id in self._orders:
+            if order_id in self._orders or order_id in self._refunds:
                 raise ValueError(f"order {order_id} exists already")
             order["id"], order.setdefault("number", str(order_id))
             if not keep_dates:
@@ -83,20 +89,30 @@ class WooStore:
         """Change an order (a shallow update), stamp it strictly later, fire `order.updated`.
 
         Moving to processing/completed sets `date_paid_gmt` if unset, completed sets
-        `date_completed_gmt`, as WooCommerce's status transitions do.
+        `date_completed_gmt`, as WooCommerce's status transitions do. Moving to refunded refunds
+        what is left (`wc_order_fully_refunded`): a refund without items, no money returned.
         """
         with self._lock:
             order = self._order(order_id)
             changes.pop("id", None)
             stamp = wp_date(self._now(after=order.get("date_modified_gmt")))
+            was = order.get("status")
             order.update(_clone(changes))
             order["date_modified_gmt"] = stamp
             if order.get("status") in PAID_STATUSES and not order.get("date_paid_gmt"):
                 order["date_paid_gmt"] = stamp
             if order.get("status") == "completed" and not order.get("date_completed_gmt"):
                 order["date_completed_gmt"] = stamp
+            if order.get("status") == "refunded" and was != "refunded" and refunding.remaining(order) > 0:
+                self._refund(order, refunding.remaining(order), refunding.FULLY_REFUNDED_REASON, [], False,
+                             stamp=stamp)
             self.deliverer.fire("order.updated", order_id)
             return self._render_order(order)
+
+    def cancel_order(self, order_id: int) -> dict:
+        """The shop owner cancels: status `cancelled`, `order.updated`; no money goes back (a
+        refund is a separate act, possible on a cancelled order too)."""
+        return self.update_order(order_id, status="cancelled")
 
     def pay_order(self, order_id: int, status: str = "processing") -> dict:
         """Payment arrives: status and `date_paid_gmt` set, `order.updated` fired."""
@@ -149,6 +165,66 @@ class WooStore:
         if order.get("customer_id"):
             links["customer"] = [{"href": f"{base}/customers/{order['customer_id']}"}]
         document["_links"] = links
+        return document
+
+    # -- refunds -------------------------------------------------------------------------
+
+    def refund_order(self, order_id: int, *, amount=None, reason: str = "", line_items: list | None = None,
+                     api_refund: bool = True) -> dict:
+        """A refund, as `POST /orders/{id}/refunds` makes it; the refund object (view context).
+
+        `amount` (string or number; None: the lines' refund_total and refund_tax added up),
+        `line_items` [{id: order item id, quantity, refund_total, refund_tax: [{id: rate id,
+        refund_total}]}], `api_refund`: the gateway gives the money back. The order lists the
+        refund, turns `refunded` once nothing is left to refund, is stamped strictly later and
+        fires `order.updated`. Raises `refunds.RefundRefused` (nothing changed) as WooCommerce
+        refuses: unknown order, negative amount, more than is left, a gateway that cannot refund.
+        """
+        with self._lock:
+            order = self._orders.get(int(order_id))
+            if order is None:
+                raise refunding.invalid_order()
+            value = refunding.requested_amount(amount, line_items)
+            record = self._refund(order, value, reason, line_items or [], api_refund,
+                                  stamp=wp_date(self._now(after=order.get("date_modified_gmt"))))
+            self.deliverer.fire("order.updated", order["id"])
+            return self._render_refund(record)
+
+    def _refund(self, order: dict, amount, reason: str, line_items: list, api_refund: bool, *, stamp: str) -> dict:
+        refunding.check(order, amount, api_refund)
+        record = refunding.build(order, refund_id=self._next_refund_id, amount=amount, reason=reason,
+                                 line_items=line_items, refunded_payment=api_refund,
+                                 created_gmt=wp_date(self._now()), ids=self._refund_item_ids)
+        self._next_refund_id += 1
+        self._refunds[record["id"]] = record
+        refunding.apply(order, record, stamp=stamp)
+        return record
+
+    def refunds(self, order_id: int) -> list[dict]:
+        """The order's refund objects, newest first; none for an unknown order (WooCommerce looks
+        refunds up by their parent and finds none)."""
+        with self._lock:
+            return [self._render_refund(record) for record in sorted(self._refunds.values(), key=lambda r: -r["id"])
+                    if record["parent_id"] == int(order_id)]
+
+    def refund(self, order_id: int, refund_id: int) -> dict:
+        """One refund object of the order; raises `refunds.RefundRefused` with WooCommerce's 404s."""
+        with self._lock:
+            record = self._refunds.get(int(refund_id))
+            if record is None and int(refund_id) not in self._orders:
+                raise refunding.invalid_refund_id()
+            if int(order_id) not in self._orders:
+                raise refunding.invalid_order()
+            if record is None or record["parent_id"] != int(order_id):
+                raise refunding.not_of_order()
+            return self._render_refund(record)
+
+    def _render_refund(self, record: dict) -> dict:
+        dated = with_local_dates(record)
+        document = {key: _clone(dated[key]) for key in refunding.FIELDS}
+        base = f"{self.site_url}wp-json/wc/v3/orders/{record['parent_id']}"
+        document["_links"] = {"self": [{"href": f"{base}/refunds/{record['id']}"}],
+                              "collection": [{"href": f"{base}/refunds"}], "up": [{"href": base}]}
         return document
 
     # -- customers -----------------------------------------------------------------------
@@ -264,7 +340,7 @@ class WooStore:
 
     def stats(self) -> dict:
         with self._lock:
-            counts = {"orders": len(self._orders), "customers": len(self._customers),
+            counts = {"orders": len(self._orders), "refunds": len(self._refunds), "customers": len(self._customers),
                       "product_reads": dict(self.product_reads)}
         return counts | self.deliverer.stats()
 

@@ -521,7 +521,7 @@ def test_demo_run_delivers_through_the_store(receiver):
     demo.run(receiver.url, SECRET, interval=0, seed=3, count=6, first_order=5000, echo=lines.append)
     assert lines[0].startswith("WooCommerce sandbox store: http://127.0.0.1:") and "(key ck_sandbox)" in lines[0]
     order_lines = [line for line in lines if line.startswith("order 50")]
-    assert len([line for line in order_lines if "paid now" not in line]) == 6
+    assert len([line for line in order_lines if " USD " in line]) == 6
     assert all(line.endswith("→ 200") for line in order_lines), lines
     pings = [r for r in receiver.requests if r["body"].startswith(b"webhook_id=")]
     assert len(pings) == len(demo.TOPICS) == 7   # one ping per webhook the demo registers
@@ -530,6 +530,24 @@ def test_demo_run_delivers_through_the_store(receiver):
     topics = {r["headers"]["X-WC-Webhook-Topic"] for r in receiver.deliveries()}
     assert "order.created" in topics
     assert {r["headers"]["X-WC-Webhook-Source"] for r in receiver.deliveries()} == {demo.DEMO_SOURCE}
+
+
+def test_demo_run_refunds_and_cancels_some_paid_orders(receiver):
+    """Later on, some paid orders are refunded (each kind, through the gateway or by hand) and
+    some cancelled; each is an order.updated the receiver gets."""
+    lines = []
+    demo.run(receiver.url, SECRET, interval=0, seed=3, count=40, first_order=5000, echo=lines.append)
+    refunded = [line for line in lines if ": refund 9" in line]
+    cancelled = [line for line in lines if line.endswith("→ 200") and ": cancelled " in line]
+    assert refunded and cancelled and all(line.endswith("→ 200") for line in refunded), lines
+    kinds = ("full", "one item", "amount only")
+    assert [kind for kind in kinds if any(f"({kind}, " in line for line in refunded)] == list(kinds)
+    updated = [r for r in receiver.deliveries() if r["headers"]["X-WC-Webhook-Topic"] == "order.updated"]
+    payloads = [json.loads(r["body"]) for r in updated]
+    assert any(p["refunds"] and p["refunds"][0]["total"].startswith("-") for p in payloads)
+    assert any(p["status"] == "cancelled" for p in payloads)
+    assert {p["status"] for p in payloads if p["refunds"] and p["refunds"][0]["reason"] == "Returned in full"} == \
+        {"refunded"}
 
 
 def test_delivery_source_url_overrides_source_header(receiver):
