@@ -48,10 +48,18 @@ class AddressSchema(_Tolerant):
     phone = fields.String(load_default="", allow_none=True)
 
 
+class _BlankIsZero(fields.Decimal):
+    """A money field WooCommerce may send as "" (a shipping or fee line's per-rate `subtotal`,
+    which those lines do not have)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return Decimal("0") if value == "" else super()._deserialize(value, attr, data, **kwargs)
+
+
 class TaxSchema(_Tolerant):
     id = fields.Integer(required=True)
-    total = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
-    subtotal = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
+    total = _BlankIsZero(load_default=Decimal("0"), allow_nan=False)
+    subtotal = _BlankIsZero(load_default=Decimal("0"), allow_nan=False)
 
 
 class LineItemSchema(_Tolerant):

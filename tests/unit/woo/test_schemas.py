@@ -67,3 +67,19 @@ def test_load_deleted_needs_only_the_id():
     assert load_deleted(json.loads('{"id": 42}')) == {"id": 42}
     with pytest.raises(PayloadError):
         load_deleted({})
+
+
+def test_load_refund_shipping_tax_with_blank_subtotal_as_woocommerce_sends_it():
+    from connector.woo.schemas import load_refund
+
+    refund = load_refund({"id": 5, "date_created_gmt": "2026-11-25T10:00:00", "amount": "10.73",
+                          "shipping_lines": [{"id": 9, "total": "-10.00",
+                                              "taxes": [{"id": 75, "total": "-0.73", "subtotal": ""}]}]})
+    assert refund["shipping_lines"][0]["taxes"][0]["total"] == Decimal("-0.73")
+
+
+def test_load_refund_without_its_date_is_refused():
+    from connector.woo.schemas import PayloadError, load_refund
+
+    with pytest.raises(PayloadError, match="date_created_gmt"):
+        load_refund({"id": 5, "amount": "1.00"})
