@@ -71,25 +71,45 @@ def test_replay_posted_order_looks_up_and_posts_nothing_twice(stack, jde, clean_
 
 
 def test_refund_after_posting_is_a_reversing_entry(stack, jde, clean_db, fixture_payload):
-    stack.start()
-    stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
-    wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") == "posted", timeout=60, what="sale posted")
-    refunded = fixture_payload("order-727") | {"status": "refunded", "date_modified_gmt": "2017-03-25T18:00:00",
-                                               "refunds": [{"id": 801, "reason": "", "total": "-29.35"}]}
-    stack.send(*signed_delivery(refunded, topic="order.updated", secret=WEBHOOK_SECRET))
-    wait_for(lambda: _order_row(clean_db, 727)["state"] == "reversed", timeout=60, what="the refund posted")
-    lines = jde.f0911_rows()
-    by_batch = {}
-    for line in lines:
-        by_batch.setdefault(line["VINV"], []).append((line["ANI"], line["AA"]))
-    assert set(by_batch) == {"WC-727", "WC-727-R801"}
-    assert by_batch["WC-727-R801"] == [(account, -amount) for account, amount in by_batch["WC-727"]]
-    assert {l["DGJ"] for l in lines if l["VINV"] == "WC-727-R801"} == {"117084"}
-    # The same refund delivered again posts nothing more.
-    stack.send(*signed_delivery(refunded | {"customer_note": "again"}, topic="order.updated",
-                                secret=WEBHOOK_SECRET))
-    wait_for(lambda: _order_row(clean_db, 727)["last_delivery_id"] == 3, timeout=30, what="the repeat processed")
-    assert _order_row(clean_db, 727)["state"] == "reversed" and len(jde.f0911_rows()) == 8
+    """Order 727 (bank transfer) refunded in full by hand: the shop owes the customer."""
+    from sandbox.woo_store import WooStoreServer
+    from sandbox.woo_store import refunds as requests_of
+
+    with WooStoreServer(seed=3, source_url="https://shop.example.com/") as shop:
+        stack.env.update(WOO_STORE_URL=shop.url, WOO_CONSUMER_KEY=shop.consumer_key,
+                         WOO_CONSUMER_SECRET=shop.consumer_secret)
+        stack.start()
+        shop.add_webhook("order.updated", stack.url, WEBHOOK_SECRET)
+        stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
+        wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") == "posted", timeout=60, what="sale posted")
+        shop.place_order(fixture_payload("order-727"), keep_dates=True)
+        refund = shop.refund_order(727, **requests_of.full_refund(shop.order(727), api_refund=False))
+        wait_for(lambda: _order_row(clean_db, 727)["state"] == "reversed", timeout=60, what="the refund posted")
+        by_batch = {}
+        for line in jde.f0911_rows():
+            by_batch.setdefault(line["VINV"], []).append((line["ANI"], line["AA"]))
+        batch = f"WC-727-R{refund['id']}"
+        assert set(by_batch) == {"WC-727", batch}
+        assert sorted(by_batch[batch]) == sorted([("M30.4010", Decimal("18.00")), ("M30.4050", Decimal("10.00")),
+                                                  ("M30.2310", Decimal("1.35")), ("M30.2460", Decimal("-29.35"))])
+        made = _julian_of_local_day(refund["date_created_gmt"])
+        assert {l["DGJ"] for l in jde.f0911_rows() if l["VINV"] == batch} == {made}
+        # The same order delivered again posts nothing more.
+        shop.update_order(727, customer_note="again")
+        shop.flush()
+        wait_for(lambda: _order_row(clean_db, 727)["last_delivery_id"] >= 3, timeout=30, what="the repeat processed")
+        assert _order_row(clean_db, 727)["state"] == "reversed" and len(jde.f0911_rows()) == 8
+
+
+def _julian_of_local_day(moment_gmt: str) -> str:
+    """JDE's CYYDDD of the store's (Los Angeles) day of a `*_gmt` moment."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from connector.jde.dates import julian
+
+    moment = datetime.fromisoformat(moment_gmt).replace(tzinfo=timezone.utc)
+    return julian(moment.astimezone(ZoneInfo("America/Los_Angeles")).date())
 
 
 def test_customer_created_then_guest_order_links_not_duplicates(stack, jde, clean_db, fixture_payload):

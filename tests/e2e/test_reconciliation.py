@@ -199,3 +199,41 @@ def test_foreign_currency_entry_posts_in_transaction_currency_and_reconciles(cle
             assert run.items == [] and run.entries_checked == 1
         finally:
             rt.db.close()
+
+
+def test_refund_entries_are_reconciled_and_replayed_like_the_sale(rt, sandbox_jde):
+    from connector.store import refunds as refund_rows
+    from connector.woo.schemas import load_refund
+
+    rng = random.Random(23)
+    documents = [order_document(rng, 41000 + n, shoppers(rng, 1)[0]) | {"payment_method": "stripe", "gift_cards": []}
+                 for n in range(3)]
+    for document in documents:    # without a gift card, the total is what was paid
+        document["total"] = str(sum(Decimal(document[k]) for k in ("shipping_total", "total_tax"))
+                                + sum(Decimal(i["total"]) for i in document["line_items"])
+                                + sum(Decimal(f["total"]) for f in document["fee_lines"]))
+    row_ids = _load(rt, documents)
+    assert set(_post(rt, row_ids)) == {"posted"}
+    refunded = [d | {"date_modified_gmt": "2026-11-28T10:00:00",
+                     "refunds": [{"id": 77000 + n, "reason": "", "total": "-5.00"}]} for n, d in enumerate(documents)]
+    _load(rt, refunded)
+    with rt.db.transaction() as cur:
+        for n, (row_id, document) in enumerate(zip(row_ids, documents)):
+            record = {"id": 77000 + n, "date_created_gmt": "2026-11-28T10:00:00", "amount": "5.00",
+                      "refunded_payment": True, "line_items": [], "shipping_lines": [], "fee_lines": []}
+            refund_rows.store(cur, source=rt.mapping.store.source, order_id=row_id, woo_order_id=document["id"],
+                              document=record, refund=load_refund(record))
+    assert set(_post(rt, row_ids)) == {"posted"}
+    batches = [f"WC-{d['id']}-R{77000 + n}" for n, d in enumerate(documents)]
+    assert set(batches) <= set(_docs_by_batch(sandbox_jde)) and _reconcile(rt)[0] == set()
+    before = sorted((l["ANI"], l["AA"]) for l in sandbox_jde.f0911_rows() if l["VINV"] == batches[1])
+
+    requests.post(f"{sandbox_jde.url}/sandbox/f0911/delete", json={"batch": batches[1]}).raise_for_status()
+    found, run = _reconcile(rt)
+    assert found == {("missing_in_jde", batches[1])}
+    assert [item.woo_id for item in run.items] == [documents[1]["id"]]
+    with rt.db.transaction() as cur:
+        [decision] = replays.prepare(cur, rt.db, source=rt.mapping.store.source, woo_ids=[documents[1]["id"]])
+    assert _post(rt, [decision.row_id]) == ["posted"]
+    assert sorted((l["ANI"], l["AA"]) for l in sandbox_jde.f0911_rows() if l["VINV"] == batches[1]) == before
+    assert _reconcile(rt)[0] == set() and all(len(d) == 1 for d in _docs_by_batch(sandbox_jde).values())

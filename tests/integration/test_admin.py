@@ -115,3 +115,34 @@ def test_admin_order_page_previews_the_entry_of_an_unposted_order(client, runtim
     _sign_in(client)
     page = client.get("/admin/orders/727").get_data(as_text=True)
     assert "WC-727 (sale" in page and "M30.1110.BANK" in page and "29.35" in page and "-18.00" in page
+
+
+def test_admin_order_page_lists_each_refund_with_its_entry(client, runtime, fixture_payload):
+    from connector import deliveries
+    from connector.store import journal_entries
+    from connector.store import refunds as refund_rows
+    from connector.woo.schemas import load_refund
+    from sandbox.woo_webhooks import signed_delivery
+    from tests.conftest import WEBHOOK_SECRET
+
+    document = fixture_payload("order-727") | {"refunds": [{"id": 801, "reason": "damaged", "total": "-12.90"}]}
+    headers, body = signed_delivery(document, topic="order.created", secret=WEBHOOK_SECRET)
+    delivery_id = client.post("/webhooks/woocommerce", data=body, headers=headers).json["delivery_id"]
+    record = {"id": 801, "date_created_gmt": "2017-03-25T18:00:00", "amount": "12.90", "reason": "damaged",
+              "refunded_payment": False, "line_items": [], "shipping_lines": [], "fee_lines": []}
+    with runtime.db.transaction() as cur:
+        row_id = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses).row_id
+        refund_rows.store(cur, source=runtime.mapping.store.source, order_id=row_id, woo_order_id=727,
+                          document=record, refund=load_refund(record))
+    _sign_in(client)
+    page = client.get("/admin/orders/727").get_data(as_text=True)
+    # Not posted yet: the preview shows the sale and the refund's reversal to refunds_payable.
+    assert "WC-727-R801 (refund" in page and "M30.2460" in page and "-12.90" in page
+    assert "to pay back by hand" in page and "damaged" in page and "none" in page
+    from connector.ledger import journal_entry
+    from connector.woo.schemas import load_order
+
+    with runtime.db.transaction() as cur:
+        journal_entries.save_pending(cur, order_id=row_id, entry=journal_entry(load_order(document), runtime.mapping))
+    page = client.get("/admin/orders/727").get_data(as_text=True)
+    assert 'id="WC-727"' in page and "What would be posted" not in page
