@@ -32,28 +32,27 @@ def post_order(self, woo_id: int):
     if row is None:
         return {"order": woo_id, "outcome": "unknown_order"}
     order_id = row["id"]
-    result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
-                                lease_seconds=runtime.settings.lease_seconds,
-                                retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
-    if result.outcome == "needs_products":
-        delay = _fetch_products(result.product_ids)
+
+    def post():
+        return posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
+                                  lease_seconds=runtime.settings.lease_seconds,
+                                  retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
+
+    result, fetched = post(), set()
+    # What the ledger rules need from the shop (product categories, refund records) is read once
+    # per run, then the order is posted again at once.
+    while result.outcome in ("needs_products", "needs_refunds") and result.outcome not in fetched:
+        fetched.add(result.outcome)
+        delay = (_fetch_products(result.product_ids) if result.outcome == "needs_products"
+                 else _fetch_refunds(order_id, woo_id))
         if delay is not None:
-            raise self.retry(countdown=delay, exc=_Deferred(f"waiting for products: {result.error}"))
-        result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
-                                    lease_seconds=runtime.settings.lease_seconds,
-                                    retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
-    if result.outcome == "needs_refunds":
-        delay = _fetch_refunds(order_id, woo_id)
-        if delay is not None:
-            raise self.retry(countdown=delay, exc=_Deferred(f"waiting for refunds: {result.error}"))
-        result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
-                                    lease_seconds=runtime.settings.lease_seconds,
-                                    retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
-        if result.outcome == "needs_refunds":
-            # The shop names a refund its refunds endpoint does not list (yet): ask again later.
-            log.warning("order %s: %s, which WooCommerce does not list", woo_id, result.error)
-            raise self.retry(countdown=posting.retry_delay(6, runtime.settings.retry_base_seconds),
-                             exc=_Deferred(result.error))
+            raise self.retry(countdown=delay, exc=_Deferred(f"{result.outcome}: {result.error}"))
+        result = post()
+    if result.outcome in fetched:
+        # The shop names a product or refund its REST API does not give (yet): ask again later.
+        log.warning("order %s: %s, which WooCommerce does not give", woo_id, result.error)
+        raise self.retry(countdown=posting.retry_delay(6, runtime.settings.retry_base_seconds),
+                         exc=_Deferred(result.error))
     if result.outcome in ("retry", "deferred", "needs_products", "needs_refunds"):
         raise self.retry(countdown=result.retry_in or posting.retry_delay(1, runtime.settings.retry_base_seconds),
                          exc=_Deferred(f"{result.outcome}: {result.error}"))
