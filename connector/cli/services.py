@@ -129,7 +129,7 @@ def run(port, flower_port, demo):
         _port_free(name, number)
     started = []
     if settings.database_url and settings.redis_url:
-        urls = embedded.resolveurls_of(settings)
+        urls = urls_of(settings)
     else:
         click.echo("starting the embedded Postgres and Redis under var/ …")
         urls, started = embedded.start(settings.var_dir)
