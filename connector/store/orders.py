@@ -252,9 +252,10 @@ def versions(cur, *, source: str, woo_ids: list[int]) -> dict[int, object]:
 
 
 def reopen_for_reversal(cur, order_id: int) -> None:
-    """A posted order that a refund or cancellation reached goes back in line for posting."""
+    """A posted order that a refund or cancellation reached goes back in line for posting: a new
+    posting, with its own attempts (the sale's do not count against its reversals)."""
     cur.execute(
-        "UPDATE orders SET state = 'ready', lease_until = NULL, updated_at = now() "
+        "UPDATE orders SET state = 'ready', lease_until = NULL, attempts = 0, updated_at = now() "
         "WHERE id = %s AND state IN ('posted', 'reversed')",
         (order_id,),
     )

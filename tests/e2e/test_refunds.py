@@ -110,3 +110,36 @@ def test_paid_refunded_cancelled_refunded_nets_to_zero_each_batch_once(stack, jd
         # Only the gateway's fee stays: expensed, and taken from what Stripe pays out.
         assert set(left) <= {FEES, "M30.1110.STRIPE"}, (woo_id, left)
         assert left.get(FEES, Decimal(0)) == -left.get("M30.1110.STRIPE", Decimal(0))
+
+
+def test_refund_waits_while_the_shop_is_unreachable_and_posts_once_it_answers(stack, jde, clean_db,
+                                                                              fixture_payload):
+    from sandbox.woo_webhooks import signed_delivery
+    from tests.support import free_port
+
+    def shop_with_the_refund(port):
+        shop = WooStoreServer(port=port, seed=3, source_url="https://shop.example.com/").start()
+        shop.place_order(fixture_payload("order-727"), keep_dates=True)
+        shop.refund_order(727, **requests_of.item_refund(shop.order(727), api_refund=False))
+        return shop
+
+    port = free_port()
+    shop = shop_with_the_refund(port)
+    refunded, refund_id = shop.order(727), shop.refunds(727)[0]["id"]
+    shop.stop()                                    # the shop goes down before the connector reads it
+    stack.env.update(CONNECTOR_RETRY_BASE_SECONDS="0.2", WOO_STORE_URL=f"http://127.0.0.1:{port}/",
+                     WOO_CONSUMER_KEY="ck_sandbox", WOO_CONSUMER_SECRET="cs_sandbox")
+    stack.start()
+    stack.send(*signed_delivery(refunded, topic="order.updated", secret=WEBHOOK_SECRET))
+    wait_for(lambda: "waiting for WooCommerce's record" in _waiting(clean_db, [f"WC-727-R{refund_id}"]),
+             timeout=60, what="the refund waiting for its record")
+    assert {line["VINV"] for line in jde.f0911_rows()} == {"WC-727"}     # the sale is in, nothing guessed
+    shop = shop_with_the_refund(port)
+    try:
+        assert shop.refunds(727)[0]["id"] == refund_id
+        _wait_posted(clean_db, [f"WC-727-R{refund_id}"], "the refund posted once the shop answers")
+    finally:
+        shop.stop()
+    lines = sorted((l["ANI"], l["AA"]) for l in jde.f0911_rows() if l["VINV"] == f"WC-727-R{refund_id}")
+    assert lines == sorted([("M30.4010", Decimal("6.00")), ("M30.2310", Decimal("0.45")),
+                            ("M30.2460", Decimal("-6.45"))])
