@@ -43,6 +43,9 @@ class Settings:
     lease_seconds: int = 120
     # Base of the exponential backoff between posting attempts (seconds).
     retry_base_seconds: float = 2.0
+    # A delivery a worker took up this many times without finishing it (the worker died on it
+    # each time) is parked as `error` instead of being handed out again.
+    max_tries: int = 10
     # JDE outages: consecutive outage answers that open the circuit breaker, and how often
     # one probe asks whether JDE answers again.
     breaker_threshold: int = 3
@@ -88,6 +91,7 @@ def load_settings(environ: dict | None = None, *, dotenv: bool = True) -> Settin
         woo_webhook_secrets=webhook_secrets,
         lease_seconds=int(get("CONNECTOR_LEASE_SECONDS") or 120),
         retry_base_seconds=float(get("CONNECTOR_RETRY_BASE_SECONDS") or 2.0),
+        max_tries=max(1, int(get("CONNECTOR_MAX_TRIES") or 10)),
         breaker_threshold=int(get("CONNECTOR_BREAKER_THRESHOLD") or 3),
         probe_seconds=float(get("CONNECTOR_PROBE_SECONDS") or 30.0),
         public_url=(get("CONNECTOR_PUBLIC_URL") or "").strip().rstrip("/") or None,

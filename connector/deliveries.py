@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+
+from connector.faults import is_outage, reason
 from connector.ledger import reversals as refunds
 from connector.ledger import tenders
 from connector.store import audit, journal_entries
@@ -51,14 +53,24 @@ def process(cur, delivery_id: int, *, posting_statuses, expected_source: str | N
     if row is None:
         return None
     topic, source = row["topic"], row["source"]
+    # A savepoint, so that a value Postgres refuses (an id beyond bigint, a string jsonb cannot
+    # hold) rolls back only this delivery's changes and the delivery can still be marked `error`.
+    cur.execute("SAVEPOINT apply_delivery")
     try:
         if expected_source and source != expected_source:
             raise PayloadError(f"delivery from {source}, but the mapping file's [store] source is "
                                f"{expected_source}: fix the mapping or the webhook")
         document = decode_json(bytes(row["body"]))
         result = _apply(cur, row, document, posting_statuses, mapping)
+        cur.execute("RELEASE SAVEPOINT apply_delivery")
     except PayloadError as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT apply_delivery")
         result = Processed(delivery_id, topic, "error", error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any failure but an outage is this delivery's, never a loop
+        if is_outage(exc):
+            raise       # the database or a service is down: the delivery is tried again
+        cur.execute("ROLLBACK TO SAVEPOINT apply_delivery")
+        result = Processed(delivery_id, topic, "error", error=reason(exc))
     delivery_rows.finish(
         cur, delivery_id,
         state="error" if result.outcome == "error" else "done",
@@ -73,10 +85,41 @@ def process(cur, delivery_id: int, *, posting_statuses, expected_source: str | N
     return result
 
 
+def shape_of(document) -> str:
+    """What a body is, from its own keys (the topic header is not signed, the body is)."""
+    if not isinstance(document, dict):
+        return "not an object"
+    keys = set(document)
+    if keys == {"id"}:
+        return "deleted"
+    if "line_items" in keys or "order_key" in keys:
+        return "order"
+    if "email" in keys and ({"username", "role", "is_paying_customer"} & keys):
+        return "customer"
+    if {"sku", "categories", "price"} & keys:
+        return "product"
+    return "unknown"
+
+
+def _check_shape(topic: str, document) -> None:
+    """A body must be what its topic says: an order under order.*, `{"id": N}` only under *.deleted."""
+    resource, _, event = topic.partition(".")
+    shape = shape_of(document)
+    expected = "deleted" if event == "deleted" else resource
+    if shape != expected:
+        raise PayloadError(f"topic {topic} carries {_SHAPES.get(expected, expected)}, but the body is {_SHAPES[shape]}: "
+                           "not applied")
+
+
+_SHAPES = {"order": "an order", "customer": "a customer", "product": "a product", "deleted": 'only {"id": N}',
+           "unknown": "none of order, customer, product", "not an object": "not a JSON object"}
+
+
 def _apply(cur, row, document, posting_statuses, mapping=None) -> Processed:
     delivery_id, topic, source = row["id"], row["topic"], row["source"]
     body_text = bytes(row["body"]).decode("utf-8")
     resource, _, event = topic.partition(".")
+    _check_shape(topic, document)
     if event == "deleted":
         woo_id = load_deleted(document)["id"]
         mark = order_rows.mark_deleted if resource == "order" else customer_rows.mark_deleted

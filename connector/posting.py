@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,7 @@ from connector import address_book, ledger
 from connector.ledger import reversals as refunds
 from connector.ledger import tenders
 from connector.audit_trail import AuditTrail
+from connector.faults import is_outage, reason
 from connector.jde import dates, inputs
 from connector.jde.errors import AisError, AisRejected, AisUnavailable, AisWarning
 from connector.store import journal_entries
@@ -36,6 +38,8 @@ from connector.store import products as product_rows
 from connector.store import refunds as refund_rows
 from connector.ledger.sale import currency_of
 from connector.woo.schemas import PayloadError, load_order
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 BACKOFF_MAX = 300.0
@@ -171,6 +175,9 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
             return PostingResult(order_id, "skipped")
         trail = AuditTrail(db, "order", order["woo_id"])
         trail.state_change(cur, order["previous_state"], "posting", f"attempt {order['attempts']}")
+        # The claim stays whatever building the entries does: a value Postgres refuses rolls back
+        # to here, and the order goes to a person instead of coming back for ever.
+        cur.execute("SAVEPOINT build_entries")
         batch = ledger.batch_number(order["woo_id"])
         recorded = {row["batch_number"]: row for row in journal_entries.for_order(cur, order_id)}
         sale = recorded.get(batch)
@@ -223,6 +230,12 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
             return PostingResult(order_id, "needs_products", error=str(exc), product_ids=tuple(exc.product_ids))
         except (ledger.NotPostable, PayloadError) as exc:
             return finish("needs_attention", error=str(exc), cur=cur)
+        except Exception as exc:  # noqa: BLE001 - an order that cannot be built is a person's, not a loop
+            if is_outage(exc):
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT build_entries")
+            log.warning("order %s cannot be built: %s", order["woo_id"], reason(exc))
+            return finish("needs_attention", error=f"the order cannot be made into an entry: {reason(exc)}", cur=cur)
         address_number = address_book.known_address_number(cur, source=order["source"], order=document)
     final = "reversed" if document["status"] in refunds.REVERSED_STATUSES else "posted"
     if not pending:
@@ -230,12 +243,12 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
             return _wait_for_refunds(db, trail, order_id, missing_refunds, lease_seconds)
         return finish(final, outcome="already_posted")
 
-    ais = make_ais(trail.ais_call)
     # An attempt that may have reached JDE, or a claim taken over from a dead worker: the
     # batch may already be in JDE.
     maybe_posted = order["maybe_in_jde"] or order["previous_state"] == "posting"
     already, reached = [], []
     try:
+        ais = make_ais(trail.ais_call)
         if address_number is None:
             address_number = address_book.ensure_for_order(db, ais, mapping, source=order["source"],
                                                            order=document)
@@ -274,6 +287,20 @@ def post_order(db, mapping, make_ais, order_id: int, *, lease_seconds: int,
             trail.state_change(cur, "posting", "ready", f"{'waiting for JDE' if outage else 'retry'} in "
                                                          f"{delay:.1f}s: {exc.text}")
         return PostingResult(order_id, "deferred" if outage else "retry", retry_in=delay, error=exc.text)
+    except Exception as exc:  # noqa: BLE001 - an answer or a state nobody foresaw: counted, then parked
+        if is_outage(exc):
+            raise
+        cause = reason(exc)
+        log.warning("order %s: posting failed unexpectedly: %s", order["woo_id"], cause)
+        if order["attempts"] >= max_attempts:
+            return finish("needs_attention", error=f"stopped after {order['attempts']} attempts failing with {cause}")
+        delay = retry_delay(order["attempts"], retry_base)
+        with db.transaction() as cur:
+            # Whatever happened may have reached JDE: the next attempt looks the batch up first.
+            order_rows.release_for_retry(cur, order_id, error=cause, delay_seconds=delay,
+                                         lease_seconds=lease_seconds, maybe_in_jde=True)
+            trail.state_change(cur, "posting", "ready", f"retry in {delay:.1f}s: {cause}")
+        return PostingResult(order_id, "retry", retry_in=delay, error=cause)
 
 
 def _wait_for_refunds(db, trail, order_id: int, refund_ids, lease_seconds: int) -> PostingResult:

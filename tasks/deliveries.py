@@ -5,6 +5,7 @@ import psycopg2
 from celery.utils.log import get_task_logger
 
 from connector import deliveries
+from connector.store import deliveries as delivery_rows
 from tasks.celery import MAX_RETRY_BACKOFF, app, runtime
 from tasks.enqueue import resend_due, send
 
@@ -17,6 +18,9 @@ TRANSIENT = (psycopg2.OperationalError, psycopg2.InterfaceError)
 @app.task(name="process_delivery", autoretry_for=TRANSIENT, retry_backoff=2,
           retry_backoff_max=MAX_RETRY_BACKOFF, retry_jitter=True, max_retries=8)
 def process_delivery(delivery_id: int):
+    with runtime.db.transaction() as cur:
+        if not delivery_rows.count_try(cur, delivery_id, max_tries=runtime.settings.max_tries):
+            return {"delivery_id": delivery_id, "outcome": "not_processed (finished, or parked after too many tries)"}
     with runtime.db.transaction() as cur:
         result = deliveries.process(cur, delivery_id, posting_statuses=runtime.mapping.posting.statuses,
                                     expected_source=runtime.mapping.store.source, mapping=runtime.mapping)

@@ -2,8 +2,9 @@
 
 Answers as WooCommerce needs them: it never retries and disables a webhook after a few
 non-2xx answers, so an authentic payload is answered 200 even when it cannot be used
-(it is stored and flagged). Only a bad signature (401, nothing stored), an oversized body
-(413) and a database that cannot store (503) get anything else.
+(it is stored and flagged). Only a header no WooCommerce sends (over-long, not printable: 400),
+a bad signature (401), an oversized body (413) — nothing stored — and a database that cannot
+store (503) get anything else.
 """
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def receive():
     if webhooks.is_ping(request.headers, body):
         WEBHOOKS.labels("ping").inc()
         return jsonify(status="pong"), 200
+
+    try:
+        webhooks.check_headers(request.headers)
+    except webhooks.HeaderError as exc:
+        WEBHOOKS.labels("bad_header").inc()
+        return jsonify(error=str(exc)), 400
 
     topic = request.headers.get("X-WC-Webhook-Topic", "")
     if not is_authentic(current_app.config["WEBHOOK_SECRETS"], body,

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from connector.ledger import guards
 from connector.ledger.entry import JournalEntry, Money, NothingToPost, NotPostable, Part, assemble
 from connector.ledger.refund_lines import refund_parts
 
@@ -163,6 +164,7 @@ def refund_entry(refund: dict, book: Remainder, order: dict, mapping, *, currenc
                  categories=None) -> JournalEntry | None:
     """The reversing entry of one WooCommerce refund (a loaded refund record), or None when it
     moves nothing in the ledger; `book` is updated."""
+    guards.check_refund(refund)
     money, woo_id = book.money, order["id"]
     label = f"refund {refund['id']}"
     what = f"refund {refund['id']} of order {order.get('number') or woo_id}"

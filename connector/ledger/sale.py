@@ -11,6 +11,7 @@ person (`NotPostable`). An order whose every amount is zero has nothing to post
 from __future__ import annotations
 
 from connector.ledger import categories as category_rules
+from connector.ledger import guards
 from connector.ledger.discounts import fee_parts, item_parts
 from connector.ledger.entry import JournalEntry, Money, NotPostable, Part, assemble, batch_number
 from connector.ledger.tax import tax_parts
@@ -59,6 +60,7 @@ def journal_entry(order: dict, mapping: Mapping, categories=None) -> JournalEntr
 
     `categories`: {product id: [category slugs]} when revenue is mapped by category.
     """
+    guards.check_order(order)
     currency, mode = currency_of(order, mapping)
     parts, _ = sale_parts(order, mapping, Money(currency), categories)
     woo_id = order["id"]

@@ -8,20 +8,22 @@ def insert(cur, *, source, topic, webhook_id, wc_delivery_id, body, body_sha256,
     cur.execute(
         """
         INSERT INTO deliveries (source, topic, webhook_id, wc_delivery_id, body, body_sha256,
-                                dedupe_key, state, error, lease_until)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
-        ON CONFLICT (source, topic, dedupe_key) DO NOTHING
+                                dedupe_key, body_key, state, error, lease_until)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
+        ON CONFLICT DO NOTHING
         RETURNING id
         """,
-        (source, topic, webhook_id, wc_delivery_id, body, body_sha256, dedupe_key, state, error,
+        (source, topic, webhook_id, wc_delivery_id, body, body_sha256, dedupe_key, dedupe_key, state, error,
          lease_seconds),
     )
     row = cur.fetchone()
     if row:
         return row["id"], True
+    # The repeat of a body stored before (rows stored before migration 0009 have no body_key).
     cur.execute(
-        "SELECT id FROM deliveries WHERE source = %s AND topic = %s AND dedupe_key = %s",
-        (source, topic, dedupe_key),
+        "SELECT id FROM deliveries WHERE body_key = %s "
+        "UNION ALL SELECT id FROM deliveries WHERE source = %s AND topic = %s AND dedupe_key = %s LIMIT 1",
+        (dedupe_key, source, topic, dedupe_key),
     )
     return cur.fetchone()["id"], False
 
@@ -29,6 +31,27 @@ def insert(cur, *, source, topic, webhook_id, wc_delivery_id, body, body_sha256,
 def mark_not_queued(cur, delivery_id: int) -> None:
     """The broker refused the delivery: it waits in `received` for the sweeper."""
     cur.execute("UPDATE deliveries SET state = 'received' WHERE id = %s AND state = 'queued'", (delivery_id,))
+
+
+def count_try(cur, delivery_id: int, *, max_tries: int) -> bool:
+    """Count a worker taking the delivery up (committed before the work, so a worker that dies
+    on it still counts); past `max_tries` it is parked as `error`. False when there is nothing
+    (more) to do."""
+    cur.execute(
+        """
+        UPDATE deliveries SET tries = tries + 1,
+            state = CASE WHEN tries + 1 > %(max)s THEN 'error' ELSE state END,
+            error = CASE WHEN tries + 1 > %(max)s THEN
+                'parked: taken up ' || tries || ' times without finishing (the worker died or timed out on it '
+                || 'each time); ' || COALESCE(error, 'no error recorded') ELSE error END,
+            processed_at = CASE WHEN tries + 1 > %(max)s THEN now() ELSE processed_at END
+        WHERE id = %(id)s AND state IN ('received', 'queued')
+        RETURNING state
+        """,
+        {"max": max_tries, "id": delivery_id},
+    )
+    row = cur.fetchone()
+    return row is not None and row["state"] != "error"
 
 
 def claim(cur, delivery_id: int):

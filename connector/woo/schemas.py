@@ -8,10 +8,12 @@ so that numbers such as `line_items[].price` never pass through a float. Dates e
 from __future__ import annotations
 
 import json
+import re
 from datetime import timezone
 from decimal import Decimal
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow.validate import Range
 
 __all__ = ["ValidationError", "PayloadError", "decode_json", "load_order", "load_customer", "load_deleted",
            "load_product", "load_refund"]
@@ -23,6 +25,18 @@ class PayloadError(ValueError):
 
 def _money(**kw):
     return fields.Decimal(load_default=Decimal("0"), allow_nan=False, **kw)
+
+
+BIGINT = 2 ** 63 - 1     # what Postgres bigint (and so every id column) holds
+
+
+def _int(**kw):
+    return fields.Integer(validate=Range(min=-BIGINT - 1, max=BIGINT), **kw)
+
+
+def _resource_id():
+    return fields.Integer(required=True, strict=True,
+                          validate=Range(min=1, max=BIGINT, error="must be an id from 1 to 2^63-1"))
 
 
 def _utc(**kw):
@@ -57,16 +71,16 @@ class _BlankIsZero(fields.Decimal):
 
 
 class TaxSchema(_Tolerant):
-    id = fields.Integer(required=True)
+    id = _int(required=True)
     total = _BlankIsZero(load_default=Decimal("0"), allow_nan=False)
     subtotal = _BlankIsZero(load_default=Decimal("0"), allow_nan=False)
 
 
 class LineItemSchema(_Tolerant):
-    id = fields.Integer(required=True)
+    id = _int(required=True)
     name = fields.String(load_default="")
-    product_id = fields.Integer(load_default=0)
-    variation_id = fields.Integer(load_default=0)
+    product_id = _int(load_default=0)
+    variation_id = _int(load_default=0)
     quantity = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
     sku = fields.String(load_default="", allow_none=True)
     subtotal = _money()
@@ -78,9 +92,9 @@ class LineItemSchema(_Tolerant):
 
 
 class TaxLineSchema(_Tolerant):
-    id = fields.Integer(required=True)
+    id = _int(required=True)
     rate_code = fields.String(load_default="")
-    rate_id = fields.Integer(load_default=0)
+    rate_id = _int(load_default=0)
     label = fields.String(load_default="")
     compound = fields.Boolean(load_default=False)
     tax_total = _money()
@@ -88,7 +102,7 @@ class TaxLineSchema(_Tolerant):
 
 
 class ShippingLineSchema(_Tolerant):
-    id = fields.Integer(required=True)
+    id = _int(required=True)
     method_id = fields.String(load_default="")
     method_title = fields.String(load_default="")
     total = _money()
@@ -96,21 +110,21 @@ class ShippingLineSchema(_Tolerant):
 
 
 class FeeLineSchema(_Tolerant):
-    id = fields.Integer(required=True)
+    id = _int(required=True)
     name = fields.String(load_default="")
     total = _money()
     total_tax = _money()
 
 
 class CouponLineSchema(_Tolerant):
-    id = fields.Integer(required=True)
+    id = _int(required=True)
     code = fields.String(load_default="")
     discount = _money()
     discount_tax = _money()
 
 
 class RefundSchema(_Tolerant):
-    id = fields.Integer(required=True)
+    id = _int(required=True)
     # Live stores send `reason`; the REST documentation's example says `refund`.
     reason = fields.String(load_default="", allow_none=True)
     refund = fields.String(load_default="", allow_none=True)
@@ -124,19 +138,19 @@ class MetaSchema(_Tolerant):
 
 class GiftCardSchema(_Tolerant):
     """An entry of `gift_cards[]` (the WooCommerce Gift Cards extension): a card redeemed on the order."""
-    id = fields.Integer(load_default=0)
+    id = _int(load_default=0)
     code = fields.String(load_default="")
     amount = _money()
 
 
 class OrderSchema(_Tolerant):
-    id = fields.Integer(required=True, strict=True)
-    parent_id = fields.Integer(load_default=0)
+    id = _resource_id()
+    parent_id = _int(load_default=0)
     number = fields.String(load_default=None, allow_none=True)
     status = fields.String(required=True)
     currency = fields.String(required=True)
     prices_include_tax = fields.Boolean(load_default=False)
-    customer_id = fields.Integer(load_default=0)
+    customer_id = _int(load_default=0)
     date_created_gmt = _utc()
     date_modified_gmt = _utc()
     date_paid_gmt = _utc()
@@ -164,7 +178,7 @@ class OrderSchema(_Tolerant):
 
 
 class CustomerSchema(_Tolerant):
-    id = fields.Integer(required=True, strict=True)
+    id = _resource_id()
     email = fields.String(load_default="", allow_none=True)
     first_name = fields.String(load_default="", allow_none=True)
     last_name = fields.String(load_default="", allow_none=True)
@@ -179,7 +193,7 @@ class CustomerSchema(_Tolerant):
 class _RefundedLine(_Tolerant):
     """A line of a refund (`wc_create_refund` copies the order's item): totals and taxes are
     negative, and `_refunded_item_id` in its meta names the order item it gives back."""
-    id = fields.Integer(load_default=0)
+    id = _int(load_default=0)
     name = fields.String(load_default="", allow_none=True)
     total = _money()
     total_tax = _money()
@@ -188,8 +202,8 @@ class _RefundedLine(_Tolerant):
 
 
 class RefundedItemSchema(_RefundedLine):
-    product_id = fields.Integer(load_default=0)
-    variation_id = fields.Integer(load_default=0)
+    product_id = _int(load_default=0)
+    variation_id = _int(load_default=0)
     quantity = fields.Decimal(load_default=Decimal("0"), allow_nan=False)
 
 
@@ -200,7 +214,7 @@ class RefundedShippingSchema(_RefundedLine):
 class RefundRecordSchema(_Tolerant):
     """`GET /orders/{id}/refunds` (WC_REST_Order_Refunds_Controller): one refund as WooCommerce
     recorded it. `amount` is positive; `refunded_payment` is true when the gateway returned the money."""
-    id = fields.Integer(required=True, strict=True)
+    id = _resource_id()
     date_created_gmt = fields.AwareDateTime(default_timezone=timezone.utc, required=True)
     amount = fields.Decimal(required=True, allow_nan=False, validate=lambda v: v >= 0)
     reason = fields.String(load_default="", allow_none=True)
@@ -211,33 +225,88 @@ class RefundRecordSchema(_Tolerant):
 
 
 class CategorySchema(_Tolerant):
-    id = fields.Integer(load_default=0)
+    id = _int(load_default=0)
     name = fields.String(load_default="")
     slug = fields.String(required=True)
 
 
 class ProductSchema(_Tolerant):
     """`GET /products/{id}` and product.* webhooks: what revenue by category needs."""
-    id = fields.Integer(required=True, strict=True)
+    id = _resource_id()
     name = fields.String(load_default="")
-    parent_id = fields.Integer(load_default=0)
+    parent_id = _int(load_default=0)
     date_modified_gmt = _utc()
     categories = fields.List(fields.Nested(CategorySchema), load_default=list)
 
 
 class DeletedSchema(_Tolerant):
     """`*.deleted` deliveries carry only the id."""
-    id = fields.Integer(required=True, strict=True)
+    id = _resource_id()
+
+
+# What a payload may hold: Postgres jsonb cannot store \u0000 or a lone UTF-16 surrogate in a
+# string, nor a number beyond its numeric range; WooCommerce sends none of them, so they are
+# refused before anything is stored, with a reason, rather than failing at insert time.
+MAX_NUMBER_CHARS = 40
+MAX_EXPONENT = 100
+# A \u escape preceded by an even number of backslashes (an odd run would escape the backslash).
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_SURROGATE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
+
+
+def _number(text: str) -> Decimal:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise PayloadError(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    value = Decimal(text)
+    if abs(value.adjusted()) > MAX_EXPONENT:
+        raise PayloadError(f"the number {text} is out of range")
+    return value
+
+
+def _integer(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise PayloadError(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    return int(text)
+
+
+def _constant(name: str):
+    raise PayloadError(f"{name} is not a number JSON allows")
+
+
+def _lone_surrogate(document) -> bool:
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def decode_json(body: bytes):
-    """The JSON document of a body, with every non-integer number as `Decimal`."""
+    """The JSON document of a body, with every non-integer number as `Decimal`; PayloadError for
+    anything that is not JSON or that Postgres jsonb cannot hold."""
+    if _NUL.search(body):
+        raise PayloadError("body holds \\u0000 in a string, which cannot be stored")
     try:
-        return json.loads(body.decode("utf-8"), parse_float=Decimal)
+        document = json.loads(body.decode("utf-8"), parse_float=_number, parse_int=_integer,
+                              parse_constant=_constant)
     except UnicodeDecodeError as exc:
         raise PayloadError(f"body is not UTF-8: {exc}") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise PayloadError("body is nested deeper than the parser allows") from None
+    if _SURROGATE.search(body) and _lone_surrogate(document):
+        raise PayloadError("body holds a lone UTF-16 surrogate in a string, which cannot be stored")
+    return document
 
 
 def _load(schema: Schema, document, what: str) -> dict:

@@ -160,3 +160,16 @@ def test_foreign_currency_transaction_mode_posts_in_the_orders_currency(mapping_
     entry = journal_entry(load_order(order_727), mapping_with(posting='foreign_currency = "transaction"'))
     assert (entry.currency, entry.currency_mode) == ("EUR", "F")
     assert entry.orchestration_input(1)["CurrencyMode"] == "F" and entry.lines[0].amount == D("29.35")
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"id": 100_000_000}, "order id 100000000 is outside JDE's document number range"),
+    ({"id": 2 ** 63 - 1}, "outside JDE's document number range"),
+    ({"total": "-29.35"}, "total is negative"),
+    ({"total": "1E+27"}, "beyond what a JDE amount holds"),
+    ({"date_paid_gmt": "0001-01-01T00:00:00"}, "outside the years 1900–2099"),
+    ({"date_created_gmt": "2100-01-01T00:00:00"}, "outside the years 1900–2099"),
+])
+def test_journal_entry_values_jde_must_never_see_go_to_a_person(mapping_with, order_727, changes, reason):
+    with pytest.raises(NotPostable, match=reason):
+        journal_entry(load_order(order_727 | changes), mapping_with())

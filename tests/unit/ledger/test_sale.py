@@ -5,7 +5,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from connector.ledger import NotPostable, journal_entry, julian
 from connector.mapping import load_mapping, parse_mapping
@@ -115,6 +115,7 @@ cents = st.integers(min_value=0, max_value=10_000_00).map(lambda c: Decimal(c).s
        method=st.sampled_from(["bacs", "stripe", "paypal"]))
 def test_journal_entry_always_balances_to_the_cent(items, shipping, tax, fees, rounding, method):
     total = sum(items) + shipping + tax + sum(fees, Decimal(0)) + rounding
+    assume(total >= 0)     # WooCommerce never totals below zero (a negative total is refused: guards)
     if total == 0 and not any([*items, shipping, tax, *fees]):
         return
     order = {
