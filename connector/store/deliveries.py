@@ -10,7 +10,7 @@ def insert(cur, *, source, topic, webhook_id, wc_delivery_id, body, body_sha256,
         INSERT INTO deliveries (source, topic, webhook_id, wc_delivery_id, body, body_sha256,
                                 dedupe_key, body_key, state, error, lease_until)
         VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s))
-        ON CONFLICT DO NOTHING
+        ON CONFLICT (body_key) DO NOTHING
         RETURNING id
         """,
         (source, topic, webhook_id, wc_delivery_id, body, body_sha256, dedupe_key, dedupe_key, state, error,
@@ -19,12 +19,7 @@ def insert(cur, *, source, topic, webhook_id, wc_delivery_id, body, body_sha256,
     row = cur.fetchone()
     if row:
         return row["id"], True
-    # The repeat of a body stored before (rows stored before migration 0009 have no body_key).
-    cur.execute(
-        "SELECT id FROM deliveries WHERE body_key = %s "
-        "UNION ALL SELECT id FROM deliveries WHERE source = %s AND topic = %s AND dedupe_key = %s LIMIT 1",
-        (dedupe_key, source, topic, dedupe_key),
-    )
+    cur.execute("SELECT id FROM deliveries WHERE body_key = %s", (dedupe_key,))
     return cur.fetchone()["id"], False
 
 
