@@ -18,8 +18,10 @@ class _Commands(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:
-            # A bad option or date: one line, with where to read more.
-            where = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+            # A bad option or date: one line, with where to read more — the help of the command
+            # that refused it when click knows it (`connector orders show`, not `connector orders`).
+            where = exc.ctx.command_path if exc.ctx is not None and exc.ctx.parent is not None else \
+                " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
             click.secho(f"{exc.format_message()} (see `{where} --help`)", fg="red", err=True)
             ctx.exit(2)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from connector.cli.common import Seconds
+
 MARKS = {"ok": ("✓", "green"), "fail": ("✗", "red"), "warn": ("!", "yellow")}
 
 
@@ -18,7 +20,7 @@ def public_url(settings) -> str | None:
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds each check may take.")
+@click.option("--timeout", type=Seconds(), default=10.0, show_default=True, help="Seconds each check may take.")
 def check(fmt, timeout):
     """Check the configuration against JDE and WooCommerce; exit 0 only when nothing fails."""
     from connector.checks import FAIL, run_checks

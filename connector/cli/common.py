@@ -7,10 +7,16 @@ and the command exits 2. The traceback is shown only with `connector --debug …
 from __future__ import annotations
 
 import errno
+import math
+import re
 import sys
 from urllib.parse import urlsplit, urlunsplit
 
 import click
+
+# Orders and deliveries are looked up in Postgres bigint columns: an id outside 1 … 2^63−1 can
+# match nothing, and one past the top makes the query itself fail.
+BIGINT_MAX = 2 ** 63 - 1
 
 
 class OperatorError(Exception):
@@ -20,6 +26,85 @@ class OperatorError(Exception):
 def fail(message: str):
     click.secho(message, fg="red", err=True)
     sys.exit(2)
+
+
+class Count(click.IntRange):
+    """How many of something (a LIMIT, a page size): at least one, and within what Postgres accepts."""
+
+    name = "count"
+    what = "a count"
+
+    def __init__(self):
+        super().__init__(1, BIGINT_MAX)
+
+    def convert(self, value, param, ctx):
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter:
+            # IntRange's own wording shows the range as `1<=x<=…`; say what is wanted instead.
+            self.fail(f"{value} is not {self.what} (a whole number from 1 to {BIGINT_MAX}).", param, ctx)
+
+
+class RowId(Count):
+    """An order or delivery id: refused on the command line when no row could have it."""
+
+    name = "id"
+
+    def __init__(self, what: str):
+        super().__init__()
+        self.what = what
+
+
+ORDER_ID = RowId("an order id")
+DELIVERY_ID = RowId("a delivery id")
+COUNT = Count()
+
+
+class Seconds(click.FloatRange):
+    """A positive, finite number of seconds (FloatRange alone lets `nan` through: it compares false)."""
+
+    name = "seconds"
+
+    def __init__(self):
+        super().__init__(0, min_open=True)
+
+    def convert(self, value, param, ctx):
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value} is not a number of seconds.", param, ctx)
+        return seconds
+
+
+_NEGATIVE_NUMBER = re.compile(r"-\d+")
+
+
+class IdsCommand(click.Command):
+    """A command whose arguments are ids: `-1` is refused as an id, not as an unknown option `-1`.
+
+    Click reads any word that starts with `-` as an option, so `connector requeue -1` would
+    say "No such option: -1", which sends the operator looking for a typo in an option.
+    """
+
+    def parse_args(self, ctx, args):
+        argument = next((p for p in self.params if isinstance(p, click.Argument)), None)
+        # `--since -1`: there the number is the option's value, and the option's type judges it.
+        wants_value = {name for p in self.params if isinstance(p, click.Option) and not p.is_flag
+                       for name in p.opts + p.secondary_opts}
+        previous = None
+        for word in args:
+            if word == "--":
+                break
+            if argument is not None and _NEGATIVE_NUMBER.fullmatch(word) and previous not in wants_value:
+                argument.type.convert(word, argument, ctx)
+            previous = word
+        return super().parse_args(ctx, args)
+
+
+def ordered_window(first, last, *, first_name: str, last_name: str, fix: str = "give the dates in order") -> None:
+    """Refuse a window whose start is after its end: it would select nothing, and say all is well."""
+    if first > last:
+        raise click.UsageError(f"{first_name} {first} is after {last_name} {last}: no date is in that window. "
+                               f"Fix: {fix}.")
 
 
 def urls_of(settings):

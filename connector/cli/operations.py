@@ -2,6 +2,10 @@
 
 Each enqueues through tasks/ (the worker does the posting) or runs a service of connector/
 in this process; tables and progress bars are drawn with rich.
+
+Text read from the database (JDE's errors, WooCommerce's statuses and topics) is handed to rich
+as `Text`, never as a markup string: `[/]` in it would crash the print, and `[red]x[/red]` must
+show as it is stored.
 """
 from __future__ import annotations
 
@@ -12,11 +16,12 @@ from datetime import datetime, timezone
 
 import click
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
+from rich.text import Text
 
-from connector.cli.common import OperatorError, urls_of
+from connector.cli.common import (COUNT, DELIVERY_ID, ORDER_ID, IdsCommand, OperatorError, ordered_window,
+                                  urls_of)
 from connector.config import load_settings
 
 console = Console()
@@ -29,12 +34,18 @@ def _runtime():
 
 
 def _table(title: str, columns: list[str], rows) -> Table:
-    table = Table(title=title)
+    # A str title or cell would be read as markup; Text is printed as it is (escape() is not
+    # enough: it doubles a trailing backslash).
+    table = Table(title=Text(title, style="table.title"))
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*["" if v is None else escape(str(v)) for v in row])
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])
     return table
+
+
+def _dash(value) -> str:
+    return "-" if value is None or value == "" else str(value)
 
 
 @click.group()
@@ -42,8 +53,8 @@ def orders():
     """Orders as the connector knows them."""
 
 
-@orders.command("show")
-@click.argument("woo_id", type=int)
+@orders.command("show", cls=IdsCommand)
+@click.argument("woo_id", type=ORDER_ID)
 def orders_show(woo_id):
     """The whole story of order WOO_ID: deliveries, states, entries and every AIS call."""
     from connector.store import audit, journal_entries
@@ -59,12 +70,13 @@ def orders_show(woo_id):
         deliveries = order_rows.deliveries_of(cur, source=source, woo_id=woo_id)
         entries = journal_entries.for_order(cur, order["id"])
         story = audit.for_subject(cur, "order", woo_id)
-    console.print(f"[bold]order {woo_id}[/bold]  status {order['status']}  state [bold]{order['state']}[/bold]  "
-                  f"total {order['total']} {order['currency']}  batch {order['batch_number'] or '-'}  "
-                  f"JDE document {order['document_number'] or '-'}  attempts {order['attempts']}")
+    console.print(Text.assemble((f"order {woo_id}", "bold"), f"  status {order['status']}  state ",
+                                (str(order["state"]), "bold"),
+                                f"  total {order['total']} {order['currency']}  batch {_dash(order['batch_number'])}  "
+                                f"JDE document {_dash(order['document_number'])}  attempts {order['attempts']}"))
     if order["last_error"]:
-        # JDE's own text, exceptionId included; stored text is never read as markup.
-        console.print(f"[red]last error:[/red] {escape(order['last_error'])}")
+        # JDE's own text, exceptionId included.
+        console.print(Text.assemble(("last error:", "red"), " ", order["last_error"]))
     console.print(_table("Deliveries", ["id", "topic", "state", "received", "error"],
                          [(d["id"], d["topic"], d["state"], d["received_at"], d["error"]) for d in deliveries]))
     for entry in entries:
@@ -78,24 +90,32 @@ def orders_show(woo_id):
                           for a in story]))
 
 
-@click.command()
-@click.argument("woo_ids", type=int, nargs=-1)
+@click.command(cls=IdsCommand)
+@click.argument("woo_ids", type=ORDER_ID, nargs=-1)
 @click.option("--failed", is_flag=True, help="Every order in `failed` or `needs_attention`.")
-@click.option("--since", type=click.DateTime(), help="With --failed: only those changed since this date.")
+@click.option("--since", type=click.DateTime(), help="With --failed: only those changed since this date (UTC).")
 def replay(woo_ids, failed, since):
     """Post orders again, safely: each batch is looked up in JDE before anything is sent."""
+    # Judged before tasks/ is imported: importing it resolves the services.
+    if not woo_ids and not failed:
+        raise click.UsageError("name order ids, or use --failed")
+    if since is not None:
+        if not failed:
+            # Silently ignored it would replay the named orders whatever their date.
+            raise click.UsageError("--since selects among the --failed orders: use it with --failed")
+        since = since.replace(tzinfo=timezone.utc)
+        ordered_window(since, datetime.now(timezone.utc).replace(microsecond=0), first_name="--since",
+                       last_name="now", fix="give a date in the past")
     from connector import replay as replays
     from connector.store import orders as order_rows
     from tasks.enqueue import send
     from tasks.posting import post_order
 
     rt = _runtime()
-    if not woo_ids and not failed:
-        raise click.UsageError("name order ids, or use --failed")
     ids = list(woo_ids)
     if failed:
         with rt.db.transaction() as cur:
-            ids += order_rows.failed_woo_ids(cur, since=since.replace(tzinfo=timezone.utc) if since else None)
+            ids += order_rows.failed_woo_ids(cur, since=since)
     decisions = []
     for woo_id in track(ids, description="replaying", console=console, disable=len(ids) < 20):
         with rt.db.transaction() as cur:
@@ -108,8 +128,8 @@ def replay(woo_ids, failed, since):
                          [(d.woo_id, "yes" if d.queued else "no", d.reason) for d in decisions]))
 
 
-@click.command()
-@click.argument("delivery_ids", type=int, nargs=-1, required=True)
+@click.command(cls=IdsCommand)
+@click.argument("delivery_ids", type=DELIVERY_ID, nargs=-1, required=True)
 def requeue(delivery_ids):
     """Send unfinished deliveries to the worker again (a processed one is left as it is)."""
     from connector.store import deliveries
@@ -133,7 +153,7 @@ def requeue(delivery_ids):
 @click.option("--from", "date_from", type=click.DateTime(formats=["%Y-%m-%d"]), help="First GL date.")
 @click.option("--to", "date_to", type=click.DateTime(formats=["%Y-%m-%d"]), help="Last GL date.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--page-size", type=int, default=1000, show_default=True, help="F0911 rows per data-service page.")
+@click.option("--page-size", type=COUNT, default=1000, show_default=True, help="F0911 rows per data-service page.")
 def reconcile(date_from, date_to, fmt, page_size):
     """Compare the JDE general ledger with the connector's records (default: the last 3 days)."""
     from datetime import timedelta
@@ -141,10 +161,16 @@ def reconcile(date_from, date_to, fmt, page_size):
     from connector import reconciliation
     from connector.audit_trail import AuditTrail
 
+    # Before the run is recorded: an inverted window would be read as "no discrepancy". Two
+    # dates given are judged before anything is loaded; a default needs the store's time zone.
+    if date_from and date_to:
+        ordered_window(date_from.date(), date_to.date(), first_name="--from", last_name="--to")
     rt = _runtime()
     today = datetime.now(rt.mapping.store.timezone).date()
     start = date_from.date() if date_from else today - timedelta(days=3)
     end = date_to.date() if date_to else today
+    ordered_window(start, end, first_name="--from" if date_from else "the default --from (3 days ago)",
+                   last_name="--to" if date_to else "the default --to (today)")
     trail = AuditTrail(rt.db, "reconciliation", f"{start}..{end}")
     with console.status(f"reading F0911 for GL dates {start} to {end} …", spinner="dots") if fmt == "table" \
             else _nothing():
@@ -202,12 +228,12 @@ def poll():
                                      on_page=lambda p: console.log(f"page {p.page}/{p.total_pages}: "
                                                                    f"{len(p.orders)} orders"))
     sent = sum(send(post_order, order_id) for order_id in result.ready)
-    console.print(f"{result.pages} page(s), {result.seen} orders seen, {result.stored} new or changed, "
-                  f"{len(result.ready)} ready to post ({sent} sent to the worker); watermark {result.watermark}")
+    console.print(Text(f"{result.pages} page(s), {result.seen} orders seen, {result.stored} new or changed, "
+                       f"{len(result.ready)} ready to post ({sent} sent to the worker); watermark {result.watermark}"))
 
 
 @click.command()
-@click.option("--failures", default=10, show_default=True, help="How many of the latest failures to list.")
+@click.option("--failures", type=COUNT, default=10, show_default=True, help="How many of the latest failures to list.")
 def status(failures):
     """Deliveries and orders by state, and the latest failures with their reasons."""
     import redis
@@ -228,14 +254,14 @@ def status(failures):
             webhooks = sync_state.get(cur, STATE_KEY) or {}
     finally:
         database.close()
-    console.print(f"JDE: {jde}", style="bold red" if jde.startswith("unreachable") else None, markup=False)
+    console.print(Text(f"JDE: {jde}", style="bold red" if jde.startswith("unreachable") else ""))
     repair = webhooks.get("last_repair")
     if repair:
         done = "; ".join(f"{what} {', '.join(repair[what])}" for what in ("reactivated", "created", "resecured")
                          if repair.get(what))
-        console.print(f"webhooks: {done} at {repair['at'][:19]}"
-                      + (f" (off since {repair['off_since'][:19]}; polled for that time)" if repair.get("off_since")
-                         else ""), markup=False)
+        console.print(Text(f"webhooks: {done} at {repair['at'][:19]}"
+                           + (f" (off since {repair['off_since'][:19]}; polled for that time)"
+                              if repair.get("off_since") else "")))
     counts = [(what, state, n) for what, table in (("deliveries", delivery_counts), ("orders", order_counts))
               for state, n in sorted(table.items())]
     console.print(_table("State", ["what", "state", "count"], counts) if counts
