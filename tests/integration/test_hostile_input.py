@@ -70,7 +70,7 @@ def test_delivery_failing_in_postgres_ends_error_not_in_a_loop(client, runtime, 
     assert _delivery(clean_db, delivery_id)["state"] == "error"
 
 
-def test_delivery_taken_up_too_often_is_parked(client, runtime, clean_db, fixture_payload):
+def test_delivery_taken_up_too_often_is_parked(client, runtime, clean_db, fixture_payload, monkeypatch):
     delivery_id = _send(client, fixture_payload("order-727")).json["delivery_id"]
     limit = runtime.settings.max_tries
     for _ in range(limit):      # a worker that dies on it each time never finishes it
@@ -81,6 +81,16 @@ def test_delivery_taken_up_too_often_is_parked(client, runtime, clean_db, fixtur
     row = _delivery(clean_db, delivery_id)
     assert row["state"] == "error" and row["error"].startswith(f"parked: taken up {limit} times")
     assert _process(runtime, delivery_id) is None
+    # The operator sees it, with its reason.
+    from click.testing import CliRunner
+
+    from connector import runtime as runtimes
+    from connector.cli import main
+
+    monkeypatch.setenv("COLUMNS", "300")
+    monkeypatch.setattr(runtimes, "_current", None)
+    shown = CliRunner().invoke(main, ["status"])
+    assert shown.exit_code == 0 and f"parked: taken up {limit} times" in shown.output
 
 
 @pytest.mark.parametrize("topic, document_name, reason", [
