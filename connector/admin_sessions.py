@@ -109,3 +109,18 @@ def end(client: redis.Redis, cookie: dict) -> bool:
         log.warning("admin session store unavailable (%s): the session could not be ended server-side; "
                     "it ends when it expires or the password changes", type(exc).__name__)
         return False
+
+
+def on_sandbox(cur, settings, vault) -> bool:
+    """Whether the sandbox's public logins apply (admin / sandbox; Flower's default): no AIS server
+    named in the environment *nor stored*. settings.sandbox looks at AIS_BASE_URL only, and a real
+    server stored with `connector credentials set ais` makes this a real deployment."""
+    from connector.vault import UndecryptableCredentials, load_credentials
+
+    if not settings.sandbox:
+        return False
+    try:
+        stored = load_credentials(cur, vault, "ais") or {}
+    except UndecryptableCredentials:
+        return False   # unreadable: assume the stricter case
+    return not stored.get("base_url")

@@ -152,24 +152,27 @@ def _dummy_hash() -> str:
     return generate_password_hash(secrets.token_urlsafe(32))
 
 
-def _stored_admin(runtime) -> dict | None:
+def _login_of(runtime) -> tuple[dict | None, bool]:
+    """The stored admin credential, and whether the sandbox's built-in login applies (none stored,
+    and admin_sessions.on_sandbox: the public admin / sandbox never opens a real deployment's pages)."""
     from connector.vault import load_credentials
 
     with runtime.db.transaction() as cur:
-        return load_credentials(cur, runtime.vault, "admin")
+        stored = load_credentials(cur, runtime.vault, "admin")
+        return stored, not stored and admin_sessions.on_sandbox(cur, runtime.settings, runtime.vault)
 
 
-def _password_generation(runtime, stored: dict | None) -> str | None:
-    """The generation sessions must carry; None when no login exists (outside the sandbox, none stored)."""
-    if stored or runtime.settings.sandbox:
+def _password_generation(stored: dict | None, sandbox: bool) -> str | None:
+    """The generation sessions must carry; None when no login exists (no credential, not the sandbox)."""
+    if stored or sandbox:
         return admin_sessions.generation(stored)
     return None
 
 
-def _login_ok(runtime, stored: dict | None, username: str, password: str) -> bool:
+def _login_ok(stored: dict | None, sandbox: bool, username: str, password: str) -> bool:
     if stored:
         name, password_hash = stored.get("username", ""), stored.get("password_hash", "")
-    elif runtime.settings.sandbox:
+    elif sandbox:
         name, password_hash = SANDBOX_LOGIN[0], _sandbox_hash()
     else:
         name, password_hash = None, _dummy_hash()
@@ -184,7 +187,7 @@ def _signed_in_user(runtime) -> str | None:
     cookie = session.get("admin")
     if not isinstance(cookie, dict):
         return None
-    generation = _password_generation(runtime, _stored_admin(runtime))
+    generation = _password_generation(*_login_of(runtime))
     if generation is None or not admin_sessions.valid(runtime.redis, cookie, generation):
         return None
     return cookie["user"]
@@ -227,11 +230,11 @@ def login():
         minutes = -(-wait // 60)
         error = f"too many wrong passwords for this user: try again in {minutes} minute{'s' * (minutes != 1)}"
         return _page("Sign in", _LOGIN, error=error, note=None), 429, {"Retry-After": str(wait)}
-    stored = _stored_admin(runtime)
-    if not _login_ok(runtime, stored, username, password):
+    stored, sandbox = _login_of(runtime)
+    if not _login_ok(stored, sandbox, username, password):
         return _page("Sign in", _LOGIN, error="wrong user or password", note=None), 401
     login_attempts.clear(runtime.redis, username)
-    generation = _password_generation(runtime, stored)
+    generation = _password_generation(stored, sandbox)
     session.clear()   # a new session, and a new CSRF token, at every sign-in (no fixation)
     session["admin"] = admin_sessions.start(runtime.redis, (stored or {}).get("username", username), generation)
     target = request.args.get("next", "")
