@@ -247,8 +247,9 @@ def logout():
     ended = admin_sessions.end(current_app.config["RUNTIME"].redis, cookie) if isinstance(cookie, dict) else True
     session.clear()
     if not ended:
-        note = ("signed out of this browser, but the session store (Redis) did not answer: a copy of this "
-                "session's cookie stays valid until it expires; `connector credentials set admin` ends every session")
+        note = ("signed out of this browser, but the session store (Redis) did not answer, so the session could not "
+                "be ended on the server: a copy of its cookie may still open these pages until it expires. "
+                "`connector credentials set admin` ends every session at once.")
         return _page("Sign in", _LOGIN, error=None, note=note)
     return redirect(url_for("admin.login"))
 
