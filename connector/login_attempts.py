@@ -1,9 +1,14 @@
-"""Wrong passwords at the admin login: counted per user name in Redis, shared by every process.
+"""Attempts at the admin login: counted per user name in Redis, shared by every process.
 
-Ten wrong passwords for one user name within fifteen minutes and that name is refused, without
-its password being checked, until the fifteen minutes are over: plenty for typing mistakes,
-far too few to guess a password. Counting by user name rather than by address works behind
-a platform's router too, where every request comes from the router's address.
+Ten attempts for one user name that do not end in a sign-in, within fifteen minutes, and that
+name is refused, without its password being checked, until the fifteen minutes are over: plenty
+for typing mistakes, far too few to guess a password. Counting by user name rather than by
+address works behind a platform's router too, where every request comes from the router's
+address.
+
+Each attempt is counted *before* its password is checked, in one atomic step, and only the
+first ten of a window are checked: counting after the check let concurrent guesses all read
+"nine so far" and all be checked. A sign-in clears the count.
 
 When Redis cannot answer, the login is not blocked: finance must not be locked out of the
 admin pages by a cache outage (the password is still checked, and the outage is logged).
@@ -22,32 +27,29 @@ WINDOW_SECONDS = 15 * 60
 
 
 def _key(username: str) -> str:
-    # Hashed: the key holds no user input, however long or odd the name typed.
-    return "connector:admin-login-failures:" + hashlib.sha256(username.casefold().encode()).hexdigest()
+    # Hashed: the key holds no user input, however long or odd the name typed (any script;
+    # "surrogatepass" so that even a lone surrogate hashes rather than raises).
+    name = username.casefold().encode("utf-8", "surrogatepass")
+    return "connector:admin-login-failures:" + hashlib.sha256(name).hexdigest()
 
 
-def locked_for(client: redis.Redis, username: str) -> int:
-    """Seconds until `username` may try again; 0 when it may now."""
+def admit(client: redis.Redis, username: str) -> int:
+    """Count one attempt for `username`; return 0 when its password may be checked, else the
+    seconds until the name may try again (the attempt is then refused unchecked)."""
+    key = _key(username)
     try:
-        pipe = client.pipeline(transaction=False)
-        key = _key(username)
-        failures, ttl = pipe.get(key).ttl(key).execute()
-        return 0 if int(failures or 0) < MAX_FAILURES else max(ttl, 1)
+        # One MULTI: the window starts at the first attempt (SET NX EX), INCR keeps that expiry,
+        # and no two attempts can read the same count.
+        _, attempts, ttl = (client.pipeline(transaction=True)
+                            .set(key, 0, ex=WINDOW_SECONDS, nx=True).incr(key).ttl(key).execute())
     except redis.RedisError as exc:
         log.warning("admin login throttle unavailable (%s): not enforced", type(exc).__name__)
         return 0
-
-
-def record_failure(client: redis.Redis, username: str) -> None:
-    try:
-        key = _key(username)
-        # The window starts at the first failure; INCR keeps the expiry SET gave the key.
-        client.pipeline(transaction=True).set(key, 0, ex=WINDOW_SECONDS, nx=True).incr(key).execute()
-    except redis.RedisError as exc:
-        log.warning("admin login throttle unavailable (%s): failure not counted", type(exc).__name__)
+    return 0 if attempts <= MAX_FAILURES else max(int(ttl), 1)
 
 
 def clear(client: redis.Redis, username: str) -> None:
+    """A sign-in: the name starts from zero again."""
     try:
         client.delete(_key(username))
     except redis.RedisError:

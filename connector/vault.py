@@ -41,6 +41,32 @@ class UndecryptableCredentials(RuntimeError):
     """A stored row was encrypted with a key that is no longer in CONNECTOR_SECRET_KEY."""
 
 
+class WeakSecret(ValueError):
+    """A secret or password that must not be stored (the message says why, never the value)."""
+
+
+# Passwords the operator chooses (the admin login) outside the sandbox. Passwords set by other
+# systems (JDE's, often limited to 10 characters) are only required to be non-blank.
+MIN_PASSWORD_LENGTH = 12
+
+
+def check_secret(value: str | None, what: str) -> str:
+    """`value` unless it is empty or only whitespace: such a "secret" is guessed at the first try,
+    and one typed by mistake would silently replace the real one."""
+    if value is None or not value.strip():
+        raise WeakSecret(f"{what} is blank or only spaces: not stored")
+    return value
+
+
+def check_password(value: str | None, what: str, *, sandbox: bool) -> str:
+    """A password the operator chooses: non-blank, and at least MIN_PASSWORD_LENGTH characters
+    outside the sandbox (whose login protects nothing anyway)."""
+    check_secret(value, what)
+    if not sandbox and len(value) < MIN_PASSWORD_LENGTH:
+        raise WeakSecret(f"{what} has {len(value)} characters: choose one of at least {MIN_PASSWORD_LENGTH}")
+    return value
+
+
 def key_fingerprint(key: str | bytes) -> str:
     """First 8 hex digits of sha256(key): names a key in the table and in output, reveals nothing."""
     raw = key.encode("ascii") if isinstance(key, str) else key
@@ -102,6 +128,11 @@ def vault_for(settings) -> Vault:
 
 
 def store_credentials(cur, vault: Vault, name: str, fields: dict) -> None:
+    # The last guard, whatever the caller: no blank secret is ever stored.
+    for field_name in SECRET_FIELDS & fields.keys():
+        value = fields[field_name]
+        for item in (value if isinstance(value, (list, tuple)) else [value]):
+            check_secret(item if isinstance(item, str) else None, f"{name} {field_name.replace('_', ' ')}")
     store.put(cur, name, vault.encrypt(fields), vault.fingerprint)
 
 

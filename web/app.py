@@ -42,4 +42,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
+    # On every response, not only the admin pages': no page of this app is meant to be framed.
+    app.after_request(admin.security_headers)
     return app

@@ -1,10 +1,13 @@
 """`connector credentials …`: store the AIS and WooCommerce credentials encrypted in Postgres.
 
 Secrets are only ever typed at a hidden prompt (never options: those end up in shell
-history and `ps`), and never printed back.
+history and `ps`), and never printed back. A blank or whitespace-only secret is refused, and so is
+an admin password under 12 characters outside the sandbox (connector.vault.check_secret /
+check_password).
 """
 from __future__ import annotations
 
+import unicodedata
 from contextlib import contextmanager
 
 import click
@@ -49,15 +52,25 @@ def _ask(value, text):
 
 
 def _ask_secret(text, required: bool = True):
+    """A secret typed twice at a hidden prompt. Optional ones may be left empty (None); spaces
+    alone are refused either way: nobody means to store them."""
     answer = click.prompt(text, hide_input=True, confirmation_prompt=True,
                           **({} if required else {"default": "", "show_default": False}))
-    return answer or None
+    if not answer and not required:
+        return None
+    try:
+        return vaults.check_secret(answer, text)
+    except vaults.WeakSecret as exc:
+        fail(str(exc))
 
 
 def _store(settings, vault, name: str, document: dict):
     document = {k: v for k, v in document.items() if v not in (None, "", [], ())}
     with _transaction(settings) as cur:
-        vaults.store_credentials(cur, vault, name, document)
+        try:
+            vaults.store_credentials(cur, vault, name, document)
+        except vaults.WeakSecret as exc:
+            fail(str(exc))
     click.echo(f"stored {name} credentials ({', '.join(sorted(document))}) under key {vault.fingerprint}")
 
 
@@ -162,10 +175,25 @@ def set_admin(username):
     from werkzeug.security import generate_password_hash
 
     settings, vault = _settings_and_vault()
-    password = _ask_secret("Admin password")
-    if len(password or "") < 12:
-        fail("choose an admin password of at least 12 characters")
+    # NFC, as the login compares names: the same name typed with composed or decomposed accents.
+    username = unicodedata.normalize("NFC", username)
+    if not username.strip():
+        fail("the admin user name is blank: not stored")
+    sandbox = _on_sandbox(settings, vault)
+    password = click.prompt("Admin password", hide_input=True, confirmation_prompt=True)
+    try:
+        vaults.check_password(password, "the admin password", sandbox=sandbox)
+    except vaults.WeakSecret as exc:
+        fail(str(exc))
+    # A new hash (new salt) even for the same password: every admin session of the old one ends.
     _store(settings, vault, "admin", {"username": username, "password_hash": generate_password_hash(password)})
+
+
+def _on_sandbox(settings, vault) -> bool:
+    from connector.admin_sessions import on_sandbox
+
+    with _transaction(settings) as cur:
+        return on_sandbox(cur, settings, vault)
 
 
 def _shown(name: str, value) -> str:

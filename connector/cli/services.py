@@ -20,7 +20,8 @@ WEB_COMMAND = ("{python} -m gunicorn 'web.app:create_app()' --bind {bind} --work
                "--workers 2 --threads 4 --access-logfile - --log-level info")
 WORKER_COMMAND = "{python} -m celery -A tasks worker --loglevel INFO --concurrency 2 --hostname worker@%h"
 BEAT_COMMAND = "{python} -m celery -A tasks beat --loglevel INFO"
-FLOWER_COMMAND = "{python} -m celery -A tasks flower --address=127.0.0.1 --port={port}"
+# Flower only behind basic auth (connector/flower_auth.py: FLOWER_BASIC_AUTH, or the sandbox login).
+FLOWER_COMMAND = "{python} -m connector.flower_auth --idle-when-refused --address=127.0.0.1 --port={port}"
 SANDBOX_AIS_COMMAND = "{python} -m sandbox.ais --port {port} --latency 0.05 --state-file {state}"
 DEMO_COMMAND = "{python} -m connector.cli sandbox demo --url {url} --store-port {store_port} --source {source}"
 

@@ -1,12 +1,27 @@
-"""The /admin pages: behind a login, showing states, failures, reconciliation and an order's story."""
+"""The /admin pages: behind a login, showing states, failures, reconciliation and an order's story.
+
+(Their security, sessions, CSRF, headers, throttle and timing, is tests/integration/test_admin_security.py.)"""
+import re
+
 import pytest
 from click.testing import CliRunner
 
 from connector.cli import main
 
 
+def csrf_token(client) -> str:
+    """The CSRF token the sign-in page gives this client's session (every admin form carries it)."""
+    page = client.get("/admin/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
 def _sign_in(client, username="admin", password="sandbox"):
-    return client.post("/admin/login", data={"username": username, "password": password})
+    return client.post("/admin/login", data={"username": username, "password": password,
+                                             "csrf_token": csrf_token(client)})
+
+
+def _sign_out(client):
+    return client.post("/admin/logout", data={"csrf_token": csrf_token(client)})
 
 
 def test_admin_requires_login(client):
@@ -40,7 +55,7 @@ def test_admin_dashboard_and_order_story(client, runtime, fixture_payload):
     # Not posted: the page shows what would be posted, here the ledger's refusal.
     assert "What would be posted" in story and "EUR is not the company currency" in story
     assert client.get("/admin/orders/999").status_code == 404
-    client.post("/admin/logout")
+    assert _sign_out(client).status_code == 302
     assert client.get("/admin/").status_code == 302
 
 

@@ -142,3 +142,85 @@ def test_set_ais_logs_in_before_it_stores(cli, clean_db, jde, redis_url, passwor
         assert shared.get("connector:ais:token:old-login") == b"sealed"
     assert password not in result.output
     assert jde.stats()["token_requests"] == 1 and jde.stats()["logouts"] == (1 if stored else 0)
+
+
+# --- blank secrets and short passwords ------------------------------------------------------
+
+def _refused(args, answers, *, env=None):
+    result = CliRunner().invoke(credentials, args, input="\n".join(answers) + "\n", env=env)
+    assert result.exit_code == 2, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("blank", [" ", "   ", "\t "])
+def test_set_woo_refuses_a_whitespace_webhook_secret(cli, clean_db, blank):
+    output = _refused(["set", "woo", "--store-url", "https://shop.example", "--consumer-key", "ck_1"],
+                      [CONSUMER_SECRET, CONSUMER_SECRET, blank, blank])
+    assert "Webhook secret" in output and "blank or only spaces: not stored" in output
+    assert _raw_rows(clean_db) == []
+
+
+def test_set_woo_refuses_a_whitespace_consumer_secret(cli, clean_db):
+    output = _refused(["set", "woo", "--store-url", "https://shop.example", "--consumer-key", "ck_1"], [" ", " "])
+    assert "Consumer secret is blank" in output and _raw_rows(clean_db) == []
+
+
+def test_set_woo_empty_webhook_secret_still_means_the_consumer_secret(cli, clean_db):
+    cli("set", "woo", "--store-url", "https://shop.example", "--consumer-key", "ck_1",
+        input=f"{CONSUMER_SECRET}\n{CONSUMER_SECRET}\n\n\n")
+    assert "webhook_secrets" not in vaults.Vault([cli.key]).decrypt(bytes(_raw_rows(clean_db)[0][1]))
+
+
+def test_set_ais_refuses_a_whitespace_password(cli, clean_db):
+    output = _refused(["set", "ais", "--no-verify", "--base-url", "https://ais.example.com", "--username", "OPS",
+                       "--environment", "JPD920", "--role", "*ALL", "--device-name", "d1"], ["  ", "  "])
+    assert "AIS password is blank" in output and _raw_rows(clean_db) == []
+
+
+@pytest.mark.parametrize("sandbox", [True, False])
+def test_set_admin_refuses_twelve_spaces(cli, clean_db, monkeypatch, sandbox):
+    if not sandbox:
+        monkeypatch.setenv("AIS_BASE_URL", "https://ais.example.com")
+    output = _refused(["set", "admin"], [" " * 12, " " * 12])
+    assert "admin password is blank" in output and _raw_rows(clean_db) == []
+
+
+def test_set_admin_refuses_a_short_password_outside_the_sandbox(cli, clean_db, monkeypatch):
+    monkeypatch.setenv("AIS_BASE_URL", "https://ais.example.com")
+    output = _refused(["set", "admin"], ["eleven-char", "eleven-char"])
+    assert "has 11 characters: choose one of at least 12" in output and _raw_rows(clean_db) == []
+    cli("set", "admin", input="twelve-chars\ntwelve-chars\n")
+    assert [row[0] for row in _raw_rows(clean_db)] == ["admin"]
+
+
+def test_set_admin_refuses_a_short_password_when_a_real_ais_server_is_stored(cli, clean_db):
+    # No AIS_BASE_URL, but a real server stored: not the sandbox.
+    cli("set", "ais", "--no-verify", "--base-url", "https://ais.example.com", "--username", "OPS", "--environment",
+        "JPD920", "--role", "*ALL", "--device-name", "d1", input=f"{PASSWORD}\n{PASSWORD}\n")
+    output = _refused(["set", "admin"], ["short", "short"])
+    assert "at least 12" in output and [row[0] for row in _raw_rows(clean_db)] == ["ais"]
+
+
+def test_set_admin_accepts_a_short_password_on_the_sandbox(cli, clean_db):
+    # The sandbox's login protects nothing (admin / sandbox is public): only blank is refused there.
+    cli("set", "admin", input="short\nshort\n")
+    assert [row[0] for row in _raw_rows(clean_db)] == ["admin"]
+
+
+def test_set_admin_refuses_a_blank_user_name(cli, clean_db):
+    output = _refused(["set", "admin", "--username", "  "], [])
+    assert "user name is blank" in output and _raw_rows(clean_db) == []
+
+
+def test_store_credentials_refuses_blank_secrets_whatever_the_caller(clean_db):
+    from connector.store import Database
+
+    vault = vaults.Vault([Fernet.generate_key()])
+    database = Database(clean_db, size=1)
+    try:
+        for document in ({"password": " "}, {"consumer_secret": "\n"}, {"webhook_secrets": ["ok-secret", "  "]}):
+            with pytest.raises(vaults.WeakSecret, match="blank"), database.transaction() as cur:
+                vaults.store_credentials(cur, vault, "woo", document)
+    finally:
+        database.close()
+    assert _raw_rows(clean_db) == []
