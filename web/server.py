@@ -7,10 +7,14 @@ threads, and /healthz and every webhook waited behind them. waitress reads every
 included, in its single I/O loop and gives a thread only a request that is complete; a slow
 client costs a socket and a buffer, never a thread.
 
-What waitress does not do by itself, this module adds: a deadline on reading one whole request.
-waitress closes a connection only after `channel_timeout` seconds without a byte, so a client
-that trickles one byte every few seconds would keep its socket (and its buffer) for as long as it
-likes; here such a request is dropped REQUEST_DEADLINE seconds after it was first seen.
+What waitress does not do by itself, this module adds:
+- a deadline on reading one whole request. waitress closes a connection only after
+  `channel_timeout` seconds without a byte, so a client that trickles one byte every few seconds
+  would keep its socket (and its buffer) for as long as it likes; here such a request is dropped
+  REQUEST_DEADLINE seconds after it was first seen;
+- several processes: waitress serves in one, and one Python process uses one core. This one binds
+  the socket, forks PROCESSES children that serve it, starts a new child when one dies, and stops
+  them all (gracefully) on SIGTERM or SIGINT.
 
 Every setting is a constant below, with its reason; the Procfile, `connector run` and the tests
 start this module with nothing but --bind, so they all run the same server.
@@ -20,7 +24,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
+import socket
 import sys
 import time
 
@@ -33,10 +39,18 @@ from connector.config import MAX_WEBHOOK_BYTES
 
 log = logging.getLogger("web.server")
 
-# Threads that run requests (and only complete ones). Eight, as gunicorn's 2 workers x 4 threads
-# had: the receiver's time goes to Postgres and Redis round trips, so threads waiting on them let
-# the others use the CPU. (The database pool of four connections queues the rest.)
-THREADS = 8
+# Serving processes, each with its own I/O loop and threads, sharing one listening socket: two,
+# as gunicorn's workers were. One process alone is held to one core by the GIL: it took about a
+# fifth fewer webhooks a second than gunicorn's two on this 2-core machine (bench.slow_clients).
+PROCESSES = 2
+# Threads per process that run requests (and only complete ones): four, as gunicorn's gthread
+# workers had, and as many as the process's database pool has connections.
+THREADS = 4
+# A process that exits this soon after it was started failed to start (bad configuration,
+# database unreachable at import): starting it again would only loop, so everything stops.
+STARTUP_SECONDS = 10
+# Connections the kernel queues for accept() (waitress's default).
+BACKLOG = 1024
 # A request whose bytes have not all arrived this many seconds after its first one is dropped
 # (the connection is closed, unanswered). WooCommerce's deliveries are a few KiB sent from a
 # server; even the largest body taken (2 MiB) needs under 20 s at 1 Mbit/s. Slower is a broken or
@@ -47,28 +61,30 @@ REQUEST_DEADLINE = 20
 IDLE_TIMEOUT = 10
 # How often the two timeouts above are checked, in seconds: they act within about two of these.
 CHECK_INTERVAL = 1
-# Open connections beyond which waitress stops accepting (new ones wait in the listen backlog).
-# Idle or slow connections cost no thread, only a socket and their buffers (below), so this can be
-# far above the thread count: the attack this guards against held 8 connections, and 50 were
-# tested; 500 slow clients would have to arrive within one REQUEST_DEADLINE to fill it.
-CONNECTION_LIMIT = 500
+# Open connections per process beyond which it stops accepting (new ones wait in the backlog, for
+# the other process or for a free place). Idle or slow connections cost no thread, only a socket
+# and their buffers (below), so this can be far above the thread count: the attack this guards
+# against held 8 connections, 50 were tested, and 500 (both processes) would have to be opened
+# within one REQUEST_DEADLINE to fill them.
+CONNECTION_LIMIT = 250
 # Headers are a few hundred bytes from WooCommerce; waitress's default allows 256 KiB per request.
 MAX_HEADER_BYTES = 64 * 1024
 # A body over this many bytes spills from memory to a temporary file: a webhook is typically a
-# few KiB, so only oversized ones touch the disk, and CONNECTION_LIMIT x (this + MAX_HEADER_BYTES)
-# bounds the memory that slow uploads can pin (about 96 MiB).
+# few KiB, so only oversized ones touch the disk, and PROCESSES x CONNECTION_LIMIT x (this +
+# MAX_HEADER_BYTES) bounds the memory that slow uploads can pin (about 96 MiB).
 BODY_IN_MEMORY_BYTES = 128 * 1024
 WEBHOOK_PATH = "/webhooks/woocommerce"
 # waitress stops reading a request body at this many bytes and answers 413 itself: a Content-Length
 # this large is refused before any of the body is read, a chunked body as soon as it passes it.
 # The receiver refuses any body over MAX_WEBHOOK_BYTES (413, as before); the margin above it is
 # for chunked bodies, whose framing waitress counts too, so that one just under 2 MiB still
-# reaches the receiver. (gunicorn handed the app a chunked body cut at 2 MiB: answered 401.)
+# reaches the receiver. (Under gunicorn a chunked body over 2 MiB was answered 401, its
+# signature checked against a cut body.)
 MAX_BODY_BYTES_READ = MAX_WEBHOOK_BYTES + 64 * 1024
 
 
 def waitress_settings() -> dict:
-    """Keyword arguments of waitress's Adjustments (besides host and port)."""
+    """Keyword arguments of waitress's Adjustments (besides the socket)."""
     return dict(
         threads=THREADS,
         channel_timeout=IDLE_TIMEOUT,
@@ -77,8 +93,8 @@ def waitress_settings() -> dict:
         max_request_header_size=MAX_HEADER_BYTES,
         inbuf_overflow=BODY_IN_MEMORY_BYTES,
         max_request_body_size=MAX_BODY_BYTES_READ,
-        # poll(), not select(): select() cannot watch a descriptor numbered 1024 or more, which
-        # CONNECTION_LIMIT connections plus the app's own sockets can reach.
+        # poll(), not select(): select() cannot watch a descriptor numbered 1024 or more, which a
+        # process with many connections (a raised CONNECTION_LIMIT) would reach.
         asyncore_use_poll=True,
         # As gunicorn did: X-Forwarded-* reach the app as sent (it reads none of them), and the
         # URL scheme stays http (no proxy is trusted to say otherwise).
@@ -180,16 +196,93 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def build(app, host: str, port: int) -> Server:
-    """The server, bound and listening (port 0 picks a free one: see `server.effective_port`)."""
-    return Server(app, host=host, port=port, **waitress_settings())
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, shared by every serving process (the kernel gives each connection to
+    one of them)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # create_server sets SO_REUSEADDR: connections of a previous run in TIME_WAIT do not hold the port.
+    return socket.create_server((host, port), family=family, backlog=BACKLOG)
 
 
-def _stop_on_sigterm(signum, frame):
-    # Heroku, honcho and the tests stop the web process with SIGTERM. Leaving the I/O loop this
-    # way makes waitress let the threads finish the requests they are running (for up to 5 s;
-    # each writes its own answer) before the process exits, as gunicorn's graceful stop did.
-    raise SystemExit(0)
+def serve(listener: socket.socket, app_spec: str, access_log: bool) -> None:
+    """One serving process: load the app, then run waitress on `listener` until told to stop."""
+    # Heroku, honcho and the tests stop the web process with SIGTERM, a terminal with SIGINT (to
+    # every process of the group). Leaving the I/O loop by SystemExit makes waitress let the
+    # threads finish the requests they are running (up to 5 s; each writes its own answer) before
+    # the process exits, as gunicorn's graceful stop did. A second signal (the parent passes
+    # SIGTERM on) must not cut that short.
+    def stop(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    app = load_app(app_spec)
+    sockinfo = (listener.family, listener.type, listener.proto, listener.getsockname())
+    server = Server(access_logged(app) if access_log else app, _sock=listener, bind_socket=False,
+                    sockinfo=sockinfo, sockets=[listener], **waitress_settings())
+    log.info("serving %s (waitress, %d threads)", app_spec, THREADS)
+    server.run()
+
+
+def supervise(start_child, processes: int) -> int:
+    """Run `processes` children (each calls `start_child`); start a new one when one dies, unless
+    it died while starting (a broken app or configuration: everything stops, with its status).
+    SIGTERM or SIGINT stops them all, each gracefully."""
+    children: dict[int, float] = {}
+    stopping = False
+
+    def spawn() -> None:
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                start_child()
+                status = 0
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except BaseException:
+                log.exception("web process failed")
+            finally:
+                sys.stdout.flush()
+                # Not a return into the parent's code: this process is done.
+                os._exit(status)
+        children[pid] = time.monotonic()
+
+    def stop(signum, frame):
+        nonlocal stopping
+        if signum is not None and not stopping:
+            log.info("stopping on %s", signal.Signals(signum).name)
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for _ in range(processes):
+        spawn()
+    exit_status = 0
+    while children:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        started = children.pop(pid, None)
+        if started is None or stopping:
+            continue
+        code = os.waitstatus_to_exitcode(wait_status)
+        if time.monotonic() - started < STARTUP_SECONDS:
+            log.error("web process %d exited with %d while starting: stopping", pid, code)
+            exit_status = code or 1
+            stop(None, None)
+        else:
+            log.warning("web process %d exited with %d: starting another", pid, code)
+            spawn()
+    return exit_status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,14 +294,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-    host, port = parse_bind(args.bind)
-    app = load_app(args.app)
-    server = build(access_logged(app) if args.access_log else app, host, port)
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    log.info("serving %s on http://%s:%s (waitress, %d threads, request deadline %d s, idle timeout %d s)",
-             args.app, server.effective_host, server.effective_port, THREADS, REQUEST_DEADLINE, IDLE_TIMEOUT)
-    server.run()
-    return 0
+    listener = listen(*parse_bind(args.bind))
+    host, port = listener.getsockname()[:2]
+    log.info("listening on http://%s:%s: %d processes of %d threads; request deadline %d s, idle timeout %d s",
+             host, port, PROCESSES, THREADS, REQUEST_DEADLINE, IDLE_TIMEOUT)
+    return supervise(lambda: serve(listener, args.app, args.access_log), PROCESSES)
 
 
 if __name__ == "__main__":
