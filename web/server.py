@@ -124,6 +124,13 @@ class Server(TcpWSGIServer):
     channel_class = _Channel
     request_deadline = REQUEST_DEADLINE
 
+    def readable(self):
+        # Called by the I/O loop on every turn (at least once a second): where a stop asked for
+        # by a signal takes effect, in the loop's own code rather than inside the signal handler.
+        if _stop_requested:
+            raise SystemExit(0)
+        return super().readable()
+
     def __init__(self, *args, **kwargs):
         # Set before the base class starts, which may already run maintenance().
         self._reading_since: dict[int, tuple[object, float]] = {}
@@ -204,24 +211,32 @@ def listen(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=BACKLOG)
 
 
-def serve(listener: socket.socket, app_spec: str, access_log: bool) -> None:
-    """One serving process: load the app, then run waitress on `listener` until told to stop."""
-    # Heroku, honcho and the tests stop the web process with SIGTERM, a terminal with SIGINT (to
-    # every process of the group). Leaving the I/O loop by SystemExit makes waitress let the
-    # threads finish the requests they are running (up to 5 s; each writes its own answer) before
-    # the process exits, as gunicorn's graceful stop did. A second signal (the parent passes
-    # SIGTERM on) must not cut that short.
-    def stop(signum, frame):
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise SystemExit(0)
+_stop_requested = False
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+
+def _request_stop(signum, frame):
+    # Only a flag: an exception raised from a signal handler lands wherever the process happens
+    # to be, and where that is a finaliser or a library's clean-up (loading the app, closing a
+    # socket) it is swallowed, and the process would not stop at all.
+    global _stop_requested
+    _stop_requested = True
+
+
+def serve(listener: socket.socket, app_spec: str, access_log: bool) -> None:
+    """One serving process: load the app, then run waitress on `listener` until told to stop.
+
+    Heroku, honcho and the tests stop the web process with SIGTERM, a terminal with SIGINT (to
+    every process of the group). The I/O loop then ends with SystemExit (Server.readable), which
+    makes waitress let the threads finish the requests they are running (up to 5 s; each writes
+    its own answer) before the process exits, as gunicorn's graceful stop did. (supervise()
+    installs the handler.)"""
     app = load_app(app_spec)
     sockinfo = (listener.family, listener.type, listener.proto, listener.getsockname())
     server = Server(access_logged(app) if access_log else app, _sock=listener, bind_socket=False,
                     sockinfo=sockinfo, sockets=[listener], **waitress_settings())
+    if _stop_requested:  # while the app was loading
+        return
     log.info("serving %s (waitress, %d threads)", app_spec, THREADS)
     server.run()
 
@@ -234,8 +249,14 @@ def supervise(start_child, processes: int) -> int:
     stopping = False
 
     def spawn() -> None:
+        # Held back across fork(): a stop signal reaching the child before it has its own handler
+        # would run the parent's (which stops nothing in the child) and be lost.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, _request_stop)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
             status = 1
             try:
                 start_child()
@@ -249,6 +270,7 @@ def supervise(start_child, processes: int) -> int:
                 # Not a return into the parent's code: this process is done.
                 os._exit(status)
         children[pid] = time.monotonic()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
     def stop(signum, frame):
         nonlocal stopping
@@ -261,8 +283,8 @@ def supervise(start_child, processes: int) -> int:
             except ProcessLookupError:
                 pass
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     for _ in range(processes):
         spawn()
     exit_status = 0

@@ -273,3 +273,21 @@ def test_web_server_keeps_health_readiness_metrics_and_admin(web, fixture_payloa
     # One access-log line per request, as gunicorn's --access-logfile - gave.
     wait_for(lambda: '"GET /admin/login HTTP/1.1" 200' in web["proc"].log(), timeout=5,
              what="the access log line of /admin/login")
+
+
+def test_web_server_replaces_a_serving_process_that_dies(web):
+    import signal
+
+    import psutil
+
+    parent = psutil.Process(web["proc"].popen.pid)
+    wait_for(lambda: len(parent.children()) == web_server.PROCESSES, timeout=10, what="the serving processes")
+    # Killed once it has served (a process dying while starting stops the whole server instead).
+    wait_for(lambda: time.time() - parent.create_time() > web_server.STARTUP_SECONDS + 1,
+             timeout=web_server.STARTUP_SECONDS + 5, interval=0.5, what="the server to be past starting")
+    victim = parent.children()[0]
+    victim.send_signal(signal.SIGKILL)
+    wait_for(lambda: victim.pid not in {c.pid for c in parent.children()}
+             and len(parent.children()) == web_server.PROCESSES, timeout=10, what="a new serving process")
+    assert all(_request(web["port"], "GET", "/healthz")[0] == 200 for _ in range(4))
+    assert "exited with -9: starting another" in web["proc"].log()
