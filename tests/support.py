@@ -96,9 +96,8 @@ def start_beat(env: dict, log_dir: Path) -> Process:
 
 
 def start_web(env: dict, log_dir: Path, port: int) -> Process:
-    proc = Process("web", [sys.executable, "-m", "gunicorn", "web.app:create_app()", "--bind",
-                           f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "2",
-                           "--threads", "4"], env, log_dir)
+    # As the Procfile's web line starts it (its settings are web/server.py's own).
+    proc = Process("web", [sys.executable, "-m", "web.server", "--bind", f"127.0.0.1:{port}"], env, log_dir)
 
     def up():
         if proc.popen.poll() is not None:
@@ -109,7 +108,7 @@ def start_web(env: dict, log_dir: Path, port: int) -> Process:
         except OSError:
             return False
 
-    wait_for(up, timeout=60, what="gunicorn to listen")
+    wait_for(up, timeout=60, what="the web server to listen")
     return proc
 
 

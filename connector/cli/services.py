@@ -16,8 +16,8 @@ from connector.mapping import MappingError, load_mapping
 from connector.store import migrations
 
 # One place for the process commands, shared with the Procfile's intent.
-WEB_COMMAND = ("{python} -m gunicorn 'web.app:create_app()' --bind {bind} --worker-class gthread "
-               "--workers 2 --threads 4 --access-logfile - --log-level info")
+# The web server's settings live in web/server.py (why waitress: see there and the README).
+WEB_COMMAND = "{python} -m web.server --bind {bind}"
 WORKER_COMMAND = "{python} -m celery -A tasks worker --loglevel INFO --concurrency 2 --hostname worker@%h"
 BEAT_COMMAND = "{python} -m celery -A tasks beat --loglevel INFO"
 # Flower only behind basic auth (connector/flower_auth.py: FLOWER_BASIC_AUTH, or the sandbox login).
