@@ -119,10 +119,16 @@ class _Channel(HTTPChannel):
 
 
 class Server(TcpWSGIServer):
-    """waitress's TCP server, with a deadline on reading each request (REQUEST_DEADLINE)."""
+    """waitress's TCP server on a listening socket it is given, with a deadline on reading each
+    request (REQUEST_DEADLINE), its 413s counted, and a stop that waits for the loop's next turn."""
 
     channel_class = _Channel
     request_deadline = REQUEST_DEADLINE
+
+    def __init__(self, *args, **kwargs):
+        # Set before the base class starts, which may already run maintenance().
+        self._reading_since: dict[int, tuple[object, float]] = {}
+        super().__init__(*args, **kwargs)
 
     def readable(self):
         # Called by the I/O loop on every turn (at least once a second): where a stop asked for
@@ -130,11 +136,6 @@ class Server(TcpWSGIServer):
         if _stop_requested:
             raise SystemExit(0)
         return super().readable()
-
-    def __init__(self, *args, **kwargs):
-        # Set before the base class starts, which may already run maintenance().
-        self._reading_since: dict[int, tuple[object, float]] = {}
-        super().__init__(*args, **kwargs)
 
     def maintenance(self, now):
         """waitress's own (closes connections idle for channel_timeout), then: close every
