@@ -95,7 +95,7 @@ def _port_free(name: str, port: int) -> None:
     import socket
 
     with socket.socket() as probe:
-        # As gunicorn binds: connections of a previous run in TIME_WAIT do not hold the port.
+        # As the web server binds (SO_REUSEADDR): connections of a previous run in TIME_WAIT do not hold the port.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
