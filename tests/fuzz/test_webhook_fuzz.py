@@ -174,7 +174,12 @@ def test_fuzz_every_delivery_ends_and_nothing_jde_must_never_see_reached_it(fuzz
 
 def test_fuzz_a_valid_order_afterwards_posts(fuzz, database_url):
     stack, jde = fuzz
-    document = _fixture("order-727") | {"id": 4242, "number": "4242"}
+    woo_id = 2_000_000          # no mutation uses it (they draw ids up to 1,000,000 and the edges)
+    document = _fixture("order-727") | {"id": woo_id, "number": str(woo_id)}
     stack.send(*signed_delivery(document, topic="order.created", secret=WEBHOOK_SECRET))
-    wait_for(lambda: any(line["VINV"] == "WC-4242" for line in jde.f0911_rows()), timeout=60,
-             what="the valid order posted")
+    try:
+        wait_for(lambda: any(line["VINV"] == f"WC-{woo_id}" for line in jde.f0911_rows()), timeout=120,
+                 what="the valid order posted")
+    except AssertionError as exc:
+        row = _query(database_url, "SELECT state, last_error FROM orders WHERE woo_id = %s", woo_id)
+        raise AssertionError(f"{exc}: {row}") from None
