@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "woocommerce"
 # One database per test session, so two sessions on one server do not drop each other's.
 TEST_DATABASE = f"connector_test_{os.getpid()}"
-TEST_REDIS_DB = 15
+# Flushed by the tests: two suites running side by side on one Redis need one each.
+TEST_REDIS_DB = int(os.environ.get("CONNECTOR_TEST_REDIS_DB") or 15)
 WEBHOOK_SECRET = "test-webhook-secret"
 TABLES = ("audit_log", "journal_entries", "orders", "customers", "deliveries", "sync_state", "credentials", "products")
 
