@@ -34,6 +34,20 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):
 
 
 
+def query(db_url, sql, *args) -> list[dict]:
+    """The rows of one query, as dicts, read in a connection of its own (what a test checks)."""
+    import psycopg2
+    import psycopg2.extras
+
+    conn = psycopg2.connect(db_url, cursor_factory=psycopg2.extras.RealDictCursor)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
 def order_states(db_url) -> dict[str, int]:
     """{state: count} of the orders table, read in a connection of its own."""
     import psycopg2

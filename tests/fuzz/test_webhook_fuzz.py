@@ -15,7 +15,6 @@ import os
 from decimal import Decimal
 
 import psycopg2
-import psycopg2.extras
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,7 +23,7 @@ from sandbox.ais import AisSandbox
 from sandbox.woo_webhooks import delivery_headers, signed_delivery
 from tests.conftest import FIXTURES, TABLES, WEBHOOK_SECRET
 from tests.e2e.conftest import AIS_PASSWORD, TEST_SECRET_KEY, Stack
-from tests.support import wait_for
+from tests.support import query, wait_for
 
 EXAMPLES = int(os.environ.get("CONNECTOR_FUZZ_EXAMPLES", 2000))
 BIGINT = 2 ** 63 - 1
@@ -126,33 +125,24 @@ def test_fuzz_every_signed_mutation_is_answered(fuzz, mutation):
         SENT.append(response.json()["delivery_id"])
 
 
-def _query(database_url, sql, *args):
-    conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.RealDictCursor)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
 
 def test_fuzz_every_delivery_ends_and_nothing_jde_must_never_see_reached_it(fuzz, database_url):
     stack, jde = fuzz
     assert len(SENT) >= EXAMPLES * 0.9, "the mutations were not sent"
 
     def unfinished():
-        return _query(database_url, "SELECT count(*) AS n FROM deliveries WHERE state IN ('received', 'queued')"
+        return query(database_url, "SELECT count(*) AS n FROM deliveries WHERE state IN ('received', 'queued')"
                       )[0]["n"]
     wait_for(lambda: unfinished() == 0, timeout=300, interval=1, what="every delivery to end")
-    states = {r["state"]: r["n"] for r in _query(database_url, "SELECT state, count(*) AS n FROM deliveries "
+    states = {r["state"]: r["n"] for r in query(database_url, "SELECT state, count(*) AS n FROM deliveries "
                                                                "GROUP BY state")}
     assert set(states) <= {"done", "ignored", "error"} and states.get("error", 0) > 0, states
-    assert _query(database_url, "SELECT max(tries) AS n FROM deliveries")[0]["n"] <= 10
-    reasons = _query(database_url, "SELECT error FROM deliveries WHERE state = 'error'")
+    assert query(database_url, "SELECT max(tries) AS n FROM deliveries")[0]["n"] <= 10
+    reasons = query(database_url, "SELECT error FROM deliveries WHERE state = 'error'")
     assert all(r["error"] and len(r["error"]) < 600 for r in reasons)
 
     def orders_unfinished():
-        return _query(database_url, "SELECT count(*) AS n FROM orders WHERE state IN ('ready', 'posting')")[0]["n"]
+        return query(database_url, "SELECT count(*) AS n FROM orders WHERE state IN ('ready', 'posting')")[0]["n"]
     wait_for(lambda: orders_unfinished() == 0, timeout=300, interval=1, what="every order to end")
     clearing: dict[str, Decimal] = {}
     for line in jde.f0911_rows():
@@ -165,9 +155,9 @@ def test_fuzz_every_delivery_ends_and_nothing_jde_must_never_see_reached_it(fuzz
     assert all(amount >= 0 for amount in clearing.values()), clearing    # no sale pays money out
     # What JDE was sent was built from the payload the entry records (a later mutation of a posted
     # order may change the stored row, never the posted entry).
-    posted = _query(database_url, "SELECT woo_id FROM orders WHERE state IN ('posted', 'reversed')")
+    posted = query(database_url, "SELECT woo_id FROM orders WHERE state IN ('posted', 'reversed')")
     assert posted
-    parked = _query(database_url, "SELECT count(*) AS n FROM orders WHERE state = 'needs_attention'")[0]["n"]
+    parked = query(database_url, "SELECT count(*) AS n FROM orders WHERE state = 'needs_attention'")[0]["n"]
     print(f"fuzz: {len(SENT)} mutations stored as {states}; orders posted {len(posted)}, needs_attention {parked}")
     assert "Traceback" not in stack.logs(), stack.logs()[-3000:]
 
@@ -181,5 +171,5 @@ def test_fuzz_a_valid_order_afterwards_posts(fuzz, database_url):
         wait_for(lambda: any(line["VINV"] == f"WC-{woo_id}" for line in jde.f0911_rows()), timeout=120,
                  what="the valid order posted")
     except AssertionError as exc:
-        row = _query(database_url, "SELECT state, last_error FROM orders WHERE woo_id = %s", woo_id)
+        row = query(database_url, "SELECT state, last_error FROM orders WHERE woo_id = %s", woo_id)
         raise AssertionError(f"{exc}: {row}") from None

@@ -1,25 +1,15 @@
 """Hostile and broken input: every delivery and order reaches a final state with a reason, headers
 cannot rewrite a signed body, and values JDE must never see stay out of it."""
-import psycopg2
-import psycopg2.extras
 import pytest
 
 from connector import deliveries, posting
 from connector.store import deliveries as delivery_rows
-from sandbox.woo_webhooks import delivery_headers, php_json_encode, signed_delivery
+from sandbox.woo_webhooks import delivery_headers, php_json_encode
 from tests.conftest import WEBHOOK_SECRET
+from tests.support import query
 
 URL = "/webhooks/woocommerce"
 
-
-def _rows(database_url, sql, *args):
-    conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.RealDictCursor)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _send(client, document=None, *, topic="order.updated", body=None, **headers):
@@ -35,7 +25,7 @@ def _process(runtime, delivery_id):
 
 
 def _delivery(clean_db, delivery_id):
-    return _rows(clean_db, "SELECT state, error, tries FROM deliveries WHERE id = %s", delivery_id)[0]
+    return query(clean_db, "SELECT state, error, tries FROM deliveries WHERE id = %s", delivery_id)[0]
 
 
 @pytest.mark.parametrize("body, reason", [
@@ -55,7 +45,7 @@ def test_delivery_that_cannot_be_stored_ends_error_with_a_readable_reason(client
     assert result.outcome == "error" and reason in result.error
     row = _delivery(clean_db, delivery_id)
     assert row["state"] == "error" and reason in row["error"] and len(row["error"]) < 400
-    assert _rows(clean_db, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
 
 
 def test_delivery_failing_in_postgres_ends_error_not_in_a_loop(client, runtime, clean_db, fixture_payload, monkeypatch):
@@ -103,8 +93,8 @@ def test_topic_that_does_not_match_the_body_changes_nothing(client, runtime, cle
     delivery_id = _send(client, fixture_payload(document_name), topic=topic).json["delivery_id"]
     result = _process(runtime, delivery_id)
     assert result.outcome == "error" and reason in result.error
-    assert _rows(clean_db, "SELECT count(*) AS n FROM customers")[0]["n"] == 0
-    assert _rows(clean_db, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM customers")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
 
 
 def test_resource_header_that_does_not_match_the_topic_is_stored_as_error(client, clean_db, fixture_payload, enqueued):
@@ -121,7 +111,7 @@ def test_same_body_under_other_headers_is_stored_once(client, clean_db, fixture_
         again = _send(client, body=body, **headers)
         assert again.status_code == 200 and again.json["duplicate"]
         assert again.json["delivery_id"] == first.json["delivery_id"]
-    assert _rows(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 1
+    assert query(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 1
 
 
 def test_same_deletion_body_within_a_day_is_one_row(client, clean_db):
@@ -141,7 +131,7 @@ def test_same_deletion_body_within_a_day_is_one_row(client, clean_db):
 def test_header_no_woocommerce_sends_is_refused_and_nothing_stored(client, clean_db, fixture_payload, name, value):
     response = _send(client, fixture_payload("order-727"), **{name: value})
     assert response.status_code == 400 and name in response.json["error"]
-    assert _rows(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0
 
 
 def _ready_order(client, runtime, document) -> int:
@@ -166,14 +156,14 @@ def test_order_jde_must_never_see_goes_to_a_person(client, runtime, clean_db, fi
     row_id = _ready_order(client, runtime, fixture_payload("order-727") | changes)
     result = _post(runtime, row_id)
     assert result.outcome == "needs_attention" and reason in result.error
-    assert _rows(clean_db, "SELECT count(*) AS n FROM journal_entries")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM journal_entries")[0]["n"] == 0
 
 
 def test_order_total_beyond_what_postgres_holds_ends_the_delivery_as_error(client, runtime, clean_db,
                                                                           fixture_payload):
     result = _process(runtime, _send(client, fixture_payload("order-727") | {"total": "1E+27"}).json["delivery_id"])
     assert result.outcome == "error" and "numeric field overflow" in result.error
-    assert _rows(clean_db, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
 
 
 def test_order_that_cannot_be_built_goes_to_a_person_with_the_cause(client, runtime, clean_db, fixture_payload,
@@ -187,7 +177,7 @@ def test_order_that_cannot_be_built_goes_to_a_person_with_the_cause(client, runt
     result = _post(runtime, row_id)
     assert result.outcome == "needs_attention"
     assert "ZeroDivisionError: a rule nobody foresaw" in result.error
-    row = _rows(clean_db, "SELECT state, attempts, last_error FROM orders WHERE id = %s", row_id)[0]
+    row = query(clean_db, "SELECT state, attempts, last_error FROM orders WHERE id = %s", row_id)[0]
     assert row["state"] == "needs_attention" and row["attempts"] == 1
 
 

@@ -1,25 +1,16 @@
 """The receiver over the Flask test client, on the real test database."""
 from decimal import Decimal
 
-import psycopg2
 import pytest
 
 from connector import deliveries
 from connector.runtime import Runtime
 from sandbox.woo_webhooks import delivery_headers, php_json_encode, ping, signed_delivery
 from tests.conftest import WEBHOOK_SECRET
+from tests.support import query
 
 URL = "/webhooks/woocommerce"
 
-
-def _rows(database_url, sql, *args):
-    conn = psycopg2.connect(database_url, cursor_factory=psycopg2.extras.RealDictCursor)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def _process_all(runtime, ids):
@@ -34,7 +25,7 @@ def test_receive_ping_answers_exactly_200_and_stores_nothing(client, clean_db):
     headers, body = ping(webhook_id=17)
     response = client.post(URL, data=body, headers=headers)
     assert response.status_code == 200
-    assert _rows(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0
 
 
 @pytest.mark.parametrize("name, topic", [
@@ -45,7 +36,7 @@ def test_receive_fixture_php_encoded_is_stored_byte_for_byte(client, clean_db, e
     headers, body = signed_delivery(fixture_payload(name), topic=topic, secret=WEBHOOK_SECRET)
     response = client.post(URL, data=body, headers=headers)
     assert response.status_code == 200, response.json
-    row = _rows(clean_db, "SELECT * FROM deliveries")[0]
+    row = query(clean_db, "SELECT * FROM deliveries")[0]
     assert bytes(row["body"]) == body and row["topic"] == topic
     assert row["source"] == "https://shop.example.com/"
     assert enqueued == [row["id"]] == [response.json["delivery_id"]]
@@ -59,12 +50,12 @@ def test_receive_fixtures_become_orders_and_customers_with_exact_decimals(client
         assert client.post(URL, data=body, headers=headers).status_code == 200
     results = _process_all(runtime, enqueued)
     assert [r.outcome for r in results] == ["applied"] * 3
-    orders = {r["woo_id"]: r for r in _rows(runtime.database_url, "SELECT * FROM orders")}
+    orders = {r["woo_id"]: r for r in query(runtime.database_url, "SELECT * FROM orders")}
     assert orders[727]["total"] == Decimal("29.35") and orders[727]["state"] == "ready"
     assert orders[723]["total"] == Decimal("39.00")
     # The payload keeps money as strings and numbers without floats.
     assert orders[727]["payload"]["line_items"][1]["name"] == "Ship Your Idea &ndash; Color: Black, Size: M Test"
-    customer = _rows(runtime.database_url, "SELECT * FROM customers")[0]
+    customer = query(runtime.database_url, "SELECT * FROM customers")[0]
     assert (customer["woo_id"], customer["email"]) == (25, "john.doe@example.com")
 
 
@@ -88,7 +79,7 @@ def test_receive_unauthentic_gets_401_and_leaves_no_row(client, clean_db, enqueu
     response = client.post(URL, data=body, headers=headers)
     assert response.status_code == 401
     assert "signature" in response.json["error"].lower()
-    assert _rows(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0 and enqueued == []
+    assert query(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0 and enqueued == []
 
 
 def test_receive_bad_signature_is_logged_without_body(client, clean_db, caplog):
@@ -111,14 +102,14 @@ def test_receive_body_over_2_mib_gets_413(client, clean_db):
     response = client.post(URL, data=body, headers=delivery_headers(body=body, topic="order.created",
                                                                     secret=WEBHOOK_SECRET))
     assert response.status_code == 413
-    assert _rows(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0
+    assert query(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 0
 
 
 def test_receive_unhandled_topic_is_stored_ignored_not_enqueued(client, clean_db, enqueued):
     headers, body = signed_delivery({"id": 5, "name": "Widget"}, topic="coupon.updated", secret=WEBHOOK_SECRET)
     response = client.post(URL, data=body, headers=headers)
     assert response.status_code == 200 and response.json["state"] == "ignored"
-    row = _rows(clean_db, "SELECT state, error FROM deliveries")[0]
+    row = query(clean_db, "SELECT state, error FROM deliveries")[0]
     assert row["state"] == "ignored" and "coupon.updated" in row["error"] and enqueued == []
 
 
@@ -147,9 +138,9 @@ def test_receive_authentic_unusable_payload_is_stored_as_error_and_answered_200(
     assert client.post(URL, data=body, headers=headers).status_code == 200
     [result] = _process_all(runtime, enqueued)
     assert result.outcome == "error"
-    row = _rows(runtime.database_url, "SELECT state, error, body FROM deliveries")[0]
+    row = query(runtime.database_url, "SELECT state, error, body FROM deliveries")[0]
     assert row["state"] == "error" and reason in row["error"] and bytes(row["body"]) == body
-    assert _rows(runtime.database_url, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
+    assert query(runtime.database_url, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
 
 
 def test_receive_exact_repeat_is_recognised_and_not_processed_twice(client, clean_db, enqueued, fixture_payload):
@@ -159,7 +150,7 @@ def test_receive_exact_repeat_is_recognised_and_not_processed_twice(client, clea
     second = client.post(URL, data=body, headers=headers).json
     assert second["duplicate"] is True and second["delivery_id"] == first["delivery_id"]
     assert enqueued == [first["delivery_id"]]
-    assert _rows(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 1
+    assert query(clean_db, "SELECT count(*) AS n FROM deliveries")[0]["n"] == 1
 
 
 def test_receive_second_deletion_of_same_order_the_same_day_is_one_delivery(client, clean_db, enqueued):
@@ -180,7 +171,7 @@ def test_receive_broker_down_still_200_and_row_waits_for_sweeper(runtime, fixtur
     headers, body = signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET)
     response = app.test_client().post(URL, data=body, headers=headers)
     assert response.status_code == 200
-    assert _rows(runtime.database_url, "SELECT state FROM deliveries")[0]["state"] == "received"
+    assert query(runtime.database_url, "SELECT state FROM deliveries")[0]["state"] == "received"
     with runtime.db.transaction() as cur:
         cur.execute("UPDATE deliveries SET lease_until = now() - interval '1 second'")
     with runtime.db.transaction() as cur:
@@ -228,7 +219,7 @@ def test_receive_source_of_the_same_shop_is_keyed_as_the_mapping(client, runtime
     headers, body = signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET,
                                     source="http://www.shop.example.com")
     assert client.post(URL, data=body, headers=headers).status_code == 200
-    assert _rows(runtime.database_url, "SELECT source FROM deliveries")[0]["source"] == "https://shop.example.com/"
+    assert query(runtime.database_url, "SELECT source FROM deliveries")[0]["source"] == "https://shop.example.com/"
 
 
 def test_receive_other_store_is_kept_as_error_not_booked(client, runtime, enqueued, fixture_payload):
@@ -239,7 +230,7 @@ def test_receive_other_store_is_kept_as_error_not_booked(client, runtime, enqueu
         result = deliveries.process(cur, enqueued[0], posting_statuses=runtime.mapping.posting.statuses,
                                     expected_source=runtime.mapping.store.source)
     assert result.outcome == "error" and "another-shop.example.org" in result.error
-    assert _rows(runtime.database_url, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
+    assert query(runtime.database_url, "SELECT count(*) AS n FROM orders")[0]["n"] == 0
 
 
 def test_load_runtime_outside_sandbox_needs_secret_key(monkeypatch):
