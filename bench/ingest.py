@@ -40,7 +40,7 @@ import psutil
 import psycopg2
 import redis
 
-from bench.services import Services, cpu_seconds, percentile, prepare_services, release, spawn
+from bench.services import Services, answers_healthz, cpu_seconds, percentile, prepare_services, release, spawn
 from connector.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,14 +159,7 @@ class Gunicorn:
             time.sleep(0.1)
 
     def _answers(self) -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        return answers_healthz(self.port)
 
     def workers(self) -> list[psutil.Process]:
         try:

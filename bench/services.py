@@ -5,6 +5,7 @@ under `var_dir`, stopped by the caller through `Services.started`).
 """
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -92,6 +93,18 @@ def spawn(command: list[str], *, env: dict, log_path: Path, cwd: Path) -> subpro
     with open(log_path, "wb") as log:
         return subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def answers_healthz(port: int) -> bool:
+    """Whether a web process on `port` answers `GET /healthz` with 200 (it is up)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
 
 
 def cpu_seconds(processes) -> float:

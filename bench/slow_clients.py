@@ -42,7 +42,7 @@ from pathlib import Path
 import psutil
 
 from bench.ingest import PATH, Phase, child_environment, count_outcome, make_deliveries, run_phase
-from bench.services import percentile, prepare_services, release, spawn
+from bench.services import answers_healthz, cpu_seconds, percentile, prepare_services, release, spawn
 from connector.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,29 +84,14 @@ class Server:
             time.sleep(0.1)
 
     def _answers(self) -> bool:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-        try:
-            conn.request("GET", "/healthz")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        return answers_healthz(self.port)
 
     def cpu_seconds(self) -> float:
         try:
             root = psutil.Process(self.process.pid)
-            processes = [root, *root.children(recursive=True)]
+            return cpu_seconds([root, *root.children(recursive=True)])
         except psutil.Error:
             return 0.0
-        total = 0.0
-        for process in processes:
-            try:
-                times = process.cpu_times()
-                total += times.user + times.system
-            except psutil.Error:
-                pass
-        return total
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -34,6 +34,15 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.1):
 
 
 
+def one_line_failure(result, *words):
+    """A CLI refusal: exit 2, one line that says it all (naming `words`), no traceback."""
+    text = result.output.strip()
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in text and len(text.splitlines()) == 1, text
+    for word in words:
+        assert word in text, text
+
+
 def query(db_url, sql, *args) -> list[dict]:
     """The rows of one query, as dicts, read in a connection of its own (what a test checks)."""
     import psycopg2

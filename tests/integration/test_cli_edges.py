@@ -10,19 +10,11 @@ from connector import deliveries
 from connector.cli import main
 from connector.store import deliveries as delivery_rows
 from sandbox.woo_webhooks import php_json_encode
+from tests.support import one_line_failure
 
 TOO_BIG = str(2 ** 63)   # one past the top of a Postgres bigint
 OUT_OF_RANGE = ["0", "-1", TOO_BIG]
 MARKUP = "[/] [red]x[/red]"   # crashes a markup print; must show as it is
-
-
-def _one_line_failure(result, *words):
-    """Exit 2, one line that says it all, no traceback."""
-    text = result.output.strip()
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in text and len(text.splitlines()) == 1, text
-    for word in words:
-        assert word in text, text
 
 
 def _rows(db_url, sql) -> list:
@@ -77,14 +69,14 @@ def fresh_runtime(runtime, monkeypatch):
 def test_reconcile_inverted_window_refused_and_not_recorded(fresh_runtime):
     before = _runs(fresh_runtime.database_url)
     result = CliRunner().invoke(main, ["reconcile", "--from", "2026-11-30", "--to", "2026-11-01"])
-    _one_line_failure(result, "--from 2026-11-30", "--to 2026-11-01", "--help")
+    one_line_failure(result, "--from 2026-11-30", "--to 2026-11-01", "--help")
     assert _runs(fresh_runtime.database_url) == before
 
 
 def test_reconcile_from_after_default_to_refused_and_not_recorded(fresh_runtime):
     before = _runs(fresh_runtime.database_url)
     result = CliRunner().invoke(main, ["reconcile", "--from", "9999-12-31"])
-    _one_line_failure(result, "--from 9999-12-31", "the default --to (today)")
+    one_line_failure(result, "--from 9999-12-31", "the default --to (today)")
     assert _runs(fresh_runtime.database_url) == before
 
 
@@ -93,12 +85,12 @@ def test_reconcile_page_size_not_positive_refused(fresh_runtime, size):
     before = _runs(fresh_runtime.database_url)
     result = CliRunner().invoke(main, ["reconcile", "--from", "2026-11-01", "--to", "2026-11-30",
                                        "--page-size", size])
-    _one_line_failure(result, "--page-size", size)
+    one_line_failure(result, "--page-size", size)
     assert _runs(fresh_runtime.database_url) == before
 
 
 def test_reconcile_page_size_not_a_number_refused(fresh_runtime):
-    _one_line_failure(CliRunner().invoke(main, ["reconcile", "--page-size", "many"]), "--page-size")
+    one_line_failure(CliRunner().invoke(main, ["reconcile", "--page-size", "many"]), "--page-size")
 
 
 # --- ids: requeue, replay, orders show ----------------------------------------------------------
@@ -108,7 +100,7 @@ def test_requeue_id_out_of_range_refused_nothing_requeued(fresh_runtime, fixture
     waiting = _delivery(fresh_runtime, fixture_payload("order-727"), process=False)
     before = _rows(fresh_runtime.database_url, "SELECT id, state, lease_until FROM deliveries ORDER BY id")
     result = CliRunner().invoke(main, ["requeue", str(waiting), bad])
-    _one_line_failure(result, bad, "delivery id", "DELIVERY_IDS")
+    one_line_failure(result, bad, "delivery id", "DELIVERY_IDS")
     assert sent == []
     assert _rows(fresh_runtime.database_url, "SELECT id, state, lease_until FROM deliveries ORDER BY id") == before
 
@@ -125,7 +117,7 @@ def test_replay_id_out_of_range_refused_nothing_replayed(fresh_runtime, fixture_
     order_rows_sql = "SELECT woo_id, state, attempts, maybe_in_jde, updated_at FROM orders ORDER BY woo_id"
     before = _rows(fresh_runtime.database_url, order_rows_sql)
     result = CliRunner().invoke(main, ["replay", "727", bad])
-    _one_line_failure(result, bad, "order id")
+    one_line_failure(result, bad, "order id")
     assert sent == []
     assert _rows(fresh_runtime.database_url, order_rows_sql) == before
 
@@ -133,27 +125,27 @@ def test_replay_id_out_of_range_refused_nothing_replayed(fresh_runtime, fixture_
 @pytest.mark.parametrize("bad", OUT_OF_RANGE)
 def test_orders_show_id_out_of_range_refused(fresh_runtime, bad):
     # The line points at the help of `orders show` itself, not of the `orders` group.
-    _one_line_failure(CliRunner().invoke(main, ["orders", "show", bad]), bad, "order id", "orders show --help")
+    one_line_failure(CliRunner().invoke(main, ["orders", "show", bad]), bad, "order id", "orders show --help")
 
 
 def test_orders_show_largest_id_is_looked_up(fresh_runtime):
-    _one_line_failure(CliRunner().invoke(main, ["orders", "show", str(2 ** 63 - 1)]), "is not known here")
+    one_line_failure(CliRunner().invoke(main, ["orders", "show", str(2 ** 63 - 1)]), "is not known here")
 
 
 def test_replay_since_without_failed_refused(fresh_runtime, sent):
-    _one_line_failure(CliRunner().invoke(main, ["replay", "727", "--since", "2026-11-01"]), "--since", "--failed")
+    one_line_failure(CliRunner().invoke(main, ["replay", "727", "--since", "2026-11-01"]), "--since", "--failed")
     assert sent == []
 
 
 def test_replay_since_in_future_refused(fresh_runtime, sent):
     result = CliRunner().invoke(main, ["replay", "--failed", "--since", "9999-12-31"])
-    _one_line_failure(result, "--since 9999-12-31", "in the past")
+    one_line_failure(result, "--since 9999-12-31", "in the past")
     assert sent == []
 
 
 def test_replay_since_negative_number_is_the_dates_to_judge(fresh_runtime, sent):
     # After --since, `-1` is that option's value (a bad date), not an order id.
-    _one_line_failure(CliRunner().invoke(main, ["replay", "--failed", "--since", "-1"]), "--since", "-1")
+    one_line_failure(CliRunner().invoke(main, ["replay", "--failed", "--since", "-1"]), "--since", "-1")
     assert sent == []
 
 
@@ -161,12 +153,12 @@ def test_replay_since_negative_number_is_the_dates_to_judge(fresh_runtime, sent)
 
 @pytest.mark.parametrize("bad", ["0", "-1", TOO_BIG])
 def test_status_failures_out_of_range_refused(fresh_runtime, bad):
-    _one_line_failure(CliRunner().invoke(main, ["status", "--failures", bad]), "--failures", bad)
+    one_line_failure(CliRunner().invoke(main, ["status", "--failures", bad]), "--failures", bad)
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "nan", "inf"])
 def test_check_timeout_not_positive_finite_refused(bad):
-    _one_line_failure(CliRunner().invoke(main, ["check", "--timeout", bad]), "--timeout", bad)
+    one_line_failure(CliRunner().invoke(main, ["check", "--timeout", bad]), "--timeout", bad)
 
 
 # --- stored text that looks like markup ---------------------------------------------------------

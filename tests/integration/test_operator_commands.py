@@ -8,6 +8,7 @@ from connector import deliveries
 from connector.cli import main
 from connector.store import deliveries as delivery_rows
 from sandbox.woo_webhooks import php_json_encode
+from tests.support import one_line_failure
 
 TABLES = ("deliveries", "orders", "customers", "journal_entries", "audit_log")
 
@@ -69,15 +70,6 @@ def test_replay_unknown_order_says_so(runtime):
     assert result.exit_code == 0 and "no such order" in result.output
 
 
-def _one_line_failure(result, *words):
-    """Exit 2, one line that says it all, no traceback."""
-    text = result.output.strip()
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in text and len(text.splitlines()) == 1, text
-    for word in words:
-        assert word in text, text
-
-
 def test_reconcile_ais_unreachable_is_one_line_naming_the_url(runtime, monkeypatch):
     from connector import runtime as runtimes
     from connector.embedded import free_port
@@ -87,7 +79,7 @@ def test_reconcile_ais_unreachable_is_one_line_naming_the_url(runtime, monkeypat
     monkeypatch.setenv("CONNECTOR_SECRET_KEY", "mlkxmD3h0Yk0xvJsG4rXH2vS1F0wq3Zb6Yb0hCwQ2kE=")
     monkeypatch.setattr(runtimes, "_current", None)
     result = CliRunner().invoke(main, ["reconcile", "--from", "2026-11-01", "--to", "2026-11-30"])
-    _one_line_failure(result, "JDE AIS unreachable", url, "Fix:")
+    one_line_failure(result, "JDE AIS unreachable", url, "Fix:")
     monkeypatch.setattr(runtimes, "_current", None)
 
 
@@ -95,11 +87,11 @@ def test_orders_show_unknown_order_is_one_line(runtime, monkeypatch):
     from connector import runtime as runtimes
 
     monkeypatch.setattr(runtimes, "_current", None)
-    _one_line_failure(CliRunner().invoke(main, ["orders", "show", "999999"]), "order 999999 is not known here")
+    one_line_failure(CliRunner().invoke(main, ["orders", "show", "999999"]), "order 999999 is not known here")
 
 
 def test_bad_date_is_one_line(runtime):
-    _one_line_failure(CliRunner().invoke(main, ["reconcile", "--from", "2026-13-01"]), "2026-13-01", "--help")
+    one_line_failure(CliRunner().invoke(main, ["reconcile", "--from", "2026-13-01"]), "2026-13-01", "--help")
 
 
 def test_run_port_in_use_is_one_line(runtime):
@@ -109,5 +101,5 @@ def test_run_port_in_use_is_one_line(runtime):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        _one_line_failure(CliRunner().invoke(main, ["run", "--port", str(port)]), f"port {port} is in use",
+        one_line_failure(CliRunner().invoke(main, ["run", "--port", str(port)]), f"port {port} is in use",
                           "PORT=")

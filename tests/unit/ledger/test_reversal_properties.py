@@ -112,9 +112,9 @@ def test_reversals_never_exceed_the_sale_and_a_full_refund_nets_to_zero(seed):
             payload = load_order(document | {"status": status, "refunds": listed,
                                              "date_modified_gmt": "2026-12-20T12:00:00"})
             plan = reversals.plan(payload, sale, recorded, held, mapping, currency="USD")
-            for _, entry in plan.entries:
+            for entry_kind, entry in plan.entries:
                 assert sum(line.amount for line in entry.lines) == 0, entry
-                recorded.append((_, entry.batch_number, [(l.account_number, l.amount) for l in entry.lines]))
+                recorded.append((entry_kind, entry.batch_number, [(l.account_number, l.amount) for l in entry.lines]))
     except NotPostable:
         # Only a refund of named lines after an amount-only one (which was spread pro rata) may
         # ask for more than is left on an account: a person decides.

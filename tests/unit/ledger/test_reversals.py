@@ -150,8 +150,8 @@ def test_last_refund_reverses_exactly_what_is_left(mapping):
     order = _order()
     first = _refund(9001, "16.57", lines=[MUG])
     rest = _refund(9007, "59.47", at="2026-11-26T20:00:00")     # amount only: all the rest
-    one, two = [entry for _, entry in _plan(order, mapping, [first, rest]).entries]
-    assert _lines(two) == sorted([(REVENUE, D("45.00")), (SHIPPING, D("10.00")), (STATE, D("3.99")),
+    _, last = [entry for _, entry in _plan(order, mapping, [first, rest]).entries]
+    assert _lines(last) == sorted([(REVENUE, D("45.00")), (SHIPPING, D("10.00")), (STATE, D("3.99")),
                                   (COUNTY, D("0.48")), (CLEARING, D("-59.47"))])
 
 
