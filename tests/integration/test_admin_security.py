@@ -70,9 +70,9 @@ NO_REDIS = "redis://127.0.0.1:1/0"
 @pytest.fixture
 def counted_hashes(monkeypatch):
     """Every password hash check the admin login makes, counted (and how many ran at once)."""
-    import web.admin
+    import web.admin.auth
 
-    real = web.admin.check_password_hash
+    real = web.admin.auth.check_password_hash
     lock = threading.Lock()
     counts = {"calls": 0, "running": 0, "most_at_once": 0}
 
@@ -87,7 +87,7 @@ def counted_hashes(monkeypatch):
             with lock:
                 counts["running"] -= 1
 
-    monkeypatch.setattr(web.admin, "check_password_hash", counting)
+    monkeypatch.setattr(web.admin.auth, "check_password_hash", counting)
     return counts
 
 
