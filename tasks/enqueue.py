@@ -52,3 +52,38 @@ def resend_due(take_due, task, what: str, *, limit: int) -> dict:
     if due:
         log.info("sweeper re-enqueued %s of %s unfinished %s", sent, len(due), what)
     return {"due": len(due), "sent": sent}
+
+
+def queue_depths(app, queues=("celery", "posting"), timeout: float = 2.0) -> dict[str, int | None]:
+    """Messages waiting in each queue (not counting those a worker holds); None when the broker
+    does not answer. Works for Redis (a list per queue) and AMQP (a passive declare)."""
+    depths: dict[str, int | None] = {}
+    try:
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1, timeout=timeout)
+            channel = conn.default_channel
+            for name in queues:
+                if hasattr(channel, "_size"):   # kombu's Redis channel: a list per queue
+                    depths[name] = int(channel._size(name))
+                else:
+                    depths[name] = _amqp_depth(conn, name)
+    except Exception as exc:   # any broker failure: unknown, not zero
+        log.debug("queue depth unknown: %s", type(exc).__name__)
+        return {name: depths.get(name) for name in queues}
+    return depths
+
+
+def _amqp_depth(conn, name: str) -> int:
+    # A passive declare of a queue no one declared yet fails and closes its channel: its own channel.
+    from amqp.exceptions import NotFound
+
+    channel = conn.channel()
+    try:
+        return int(channel.queue_declare(queue=name, passive=True).message_count)
+    except NotFound:
+        return 0
+    finally:
+        try:
+            channel.close()
+        except Exception:
+            pass

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from flask import g, render_template, session
 
+from web.admin.blueprint import bp
+
 
 # Inline, so that the CSP allows exactly this text by its hash (no 'unsafe-inline'); the pages
 # work offline, with nothing fetched from anywhere.
@@ -32,3 +34,49 @@ def page(title: str, template: str, **context):
     context.setdefault("csrf_token", csrf_token())
     return render_template(template, title=title, user=g.get("admin_user"), style=STYLE, **context)
 
+
+
+def _runtime():
+    from flask import current_app
+
+    return current_app.config["RUNTIME"]
+
+
+@bp.app_template_filter("money")
+def money(amount, currency: str | None = None) -> str:
+    """`152.2100` → `152.21 USD`: quantised to the currency's places (the order's, else the store's)."""
+    from decimal import Decimal, InvalidOperation
+
+    from connector.mapping import currency_places
+
+    if amount is None or amount == "":
+        return ""
+    currency = currency or _runtime().mapping.store.currency
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:
+        return str(amount)
+    places = currency_places(currency)
+    return f"{value.quantize(Decimal(1).scaleb(-places)):,} {currency}"
+
+
+@bp.app_template_filter("when")
+def when(moment) -> str:
+    """A timestamp in the store's time zone, to the second, with the zone's abbreviation;
+    a date stays a date."""
+    from datetime import datetime
+
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    if not isinstance(moment, datetime):
+        return moment.isoformat()
+    if moment.tzinfo is None:   # WooCommerce's *_gmt fields and naive UTC columns
+        from datetime import timezone
+
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(_runtime().mapping.store.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
