@@ -31,4 +31,8 @@ beat_schedule = {
                             "kwargs": {"days": 3}},
     "reconcile_gl_previous_month": {"task": "reconcile_gl", "schedule": crontab(hour=2, minute=15),
                                     "kwargs": {"period": "previous_month"}},
+    # Tell a person what needs one (connector/alerts/); a no-op without an alert channel. A tick
+    # still queued when the next is due is dropped: the next cycle sees everything anyway.
+    "send_alerts": {"task": "send_alerts", "schedule": _seconds("CONNECTOR_ALERT_SECONDS", 60),
+                    "options": {"expires": _seconds("CONNECTOR_ALERT_SECONDS", 60)}},
 }

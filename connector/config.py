@@ -6,8 +6,10 @@ kept out of `repr()` so that a settings object can never leak into a log line.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from dotenv import load_dotenv
 
@@ -17,6 +19,127 @@ MAX_WEBHOOK_BYTES = 2 * 1024 * 1024
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used, worded for the operator (never quoting a secret)."""
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """SMTP_URL, parsed: smtp:// (STARTTLS when the server offers it) or smtps:// (TLS from the start)."""
+
+    scheme: str
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def implicit_tls(self) -> bool:
+        return self.scheme == "smtps"
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+_ADDRESS = re.compile(r"[^@\s,<>\"]+@[^@\s,<>\"]+")
+
+
+def parse_smtp_url(value: str) -> SmtpServer:
+    """smtp://user:password@host:port or smtps://…; the error names what is wrong, never the value."""
+    fix = "Fix: write it as smtp://user:password@host:587 or smtps://user:password@host:465 " \
+          "(percent-encode @ : / in the password)."
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ConfigError(f"SMTP_URL must start with smtp:// or smtps://. {fix}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"SMTP_URL has a port that is not a number from 1 to 65535. {fix}") from None
+    if not parts.hostname:
+        raise ConfigError(f"SMTP_URL names no host. {fix}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"SMTP_URL has a path or query; it takes none. {fix}")
+    if (parts.password is not None) and not parts.username:
+        raise ConfigError(f"SMTP_URL has a password but no user name. {fix}")
+    return SmtpServer(scheme=parts.scheme, host=parts.hostname,
+                      port=port or (465 if parts.scheme == "smtps" else 25),
+                      username=unquote(parts.username) if parts.username else None,
+                      password=unquote(parts.password) if parts.password is not None else None)
+
+
+def _alert_webhook_url(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # The URL is a secret (its path is the token): say what is wrong, not what it is.
+        raise ConfigError("CONNECTOR_ALERT_WEBHOOK_URL must be an http:// or https:// URL with a host "
+                          "(a Slack-compatible incoming webhook). Fix: copy the webhook's URL as the service shows it.")
+    return value
+
+
+def _addresses(name: str, value: str | None) -> tuple[str, ...]:
+    addresses = _split(value)
+    for address in addresses:
+        if not _ADDRESS.fullmatch(address):
+            raise ConfigError(f"{name}: {address!r} is not an e-mail address (name@example.com; several: "
+                              "comma-separated).")
+    return addresses
+
+
+def _positive_seconds(environ, name: str, default: float) -> float:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ConfigError(f"{name} must be a positive number of seconds, not {raw!r}.")
+    return seconds
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts go (connector/alerts/); both channels may be off."""
+
+    email_to: tuple[str, ...] = ()
+    email_from: str | None = None
+    smtp: SmtpServer | None = None
+    # Secret: the path of an incoming webhook is its token.
+    webhook_url: str | None = field(default=None, repr=False)
+    # At most one message per kind per window; JDE unreachable this long is an alert.
+    window_seconds: float = 900.0
+    jde_down_seconds: float = 900.0
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.webhook_url or self.email_to)
+
+
+def load_alert_settings(environ) -> AlertSettings:
+    get = environ.get
+    smtp = parse_smtp_url(get("SMTP_URL")) if (get("SMTP_URL") or "").strip() else None
+    email_to = _addresses("CONNECTOR_ALERT_EMAIL", get("CONNECTOR_ALERT_EMAIL"))
+    if email_to and smtp is None:
+        raise ConfigError("CONNECTOR_ALERT_EMAIL is set but SMTP_URL is not: e-mail alerts need an SMTP server. "
+                          "Fix: set SMTP_URL=smtp://user:password@host:587 (or unset CONNECTOR_ALERT_EMAIL).")
+    sender = (get("CONNECTOR_ALERT_FROM") or "").strip()
+    if sender:
+        _addresses("CONNECTOR_ALERT_FROM", sender)
+    elif smtp is not None:
+        # The SMTP login is usually a mailbox the server lets send; otherwise a name at its host.
+        sender = smtp.username if smtp.username and _ADDRESS.fullmatch(smtp.username) else \
+            f"woo-jde-connector@{smtp.host}"
+    return AlertSettings(email_to=email_to, email_from=sender or None, smtp=smtp,
+                         webhook_url=_alert_webhook_url(get("CONNECTOR_ALERT_WEBHOOK_URL")),
+                         window_seconds=_positive_seconds(environ, "CONNECTOR_ALERT_WINDOW_SECONDS", 900.0),
+                         jde_down_seconds=_positive_seconds(environ, "CONNECTOR_ALERT_JDE_SECONDS", 900.0))
 
 
 @dataclass(frozen=True)
@@ -55,6 +178,7 @@ class Settings:
     public_url: str | None = None
     egress_ip: str | None = None
     embedded_allowed: bool = False
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
     @property
     def sandbox(self) -> bool:
@@ -97,4 +221,5 @@ def load_settings(environ: dict | None = None, *, dotenv: bool = True) -> Settin
         public_url=(get("CONNECTOR_PUBLIC_URL") or "").strip().rstrip("/") or None,
         egress_ip=(get("CONNECTOR_EGRESS_IP") or "").strip() or None,
         embedded_allowed=(get("CONNECTOR_EMBEDDED") or "").strip().lower() in ("1", "true", "yes", "on"),
+        alerts=load_alert_settings(environ),
     )

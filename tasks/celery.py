@@ -41,7 +41,7 @@ runtime.settings.var_dir.mkdir(parents=True, exist_ok=True)
 
 from tasks.broker import transport_for  # noqa: E402
 
-app = Celery("tasks", broker=runtime.broker_url, include=["tasks.deliveries", "tasks.posting", "tasks.polling", "tasks.reconciliation"])
+app = Celery("tasks", broker=runtime.broker_url, include=["tasks.deliveries", "tasks.posting", "tasks.polling", "tasks.reconciliation", "tasks.alerts"])
 app.conf.update(
     broker_transport=transport_for(runtime.broker_url),
     task_queues=(Queue("celery"), Queue("posting")),

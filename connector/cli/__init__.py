@@ -41,6 +41,7 @@ def main(debug):
 
 
 def _register() -> None:
+    from connector.cli.alerts import alerts
     from connector.cli.check import check
     from connector.cli.credentials import credentials
     from connector.cli.ledger import ledger
@@ -50,7 +51,7 @@ def _register() -> None:
     from connector.cli.woo import woo
 
     for command in (db, services, run, status, check, sandbox, credentials, woo, ledger, orders, poll, reconcile,
-                    replay, requeue):
+                    replay, requeue, alerts):
         main.add_command(command)
 
 

@@ -131,6 +131,7 @@ def one_line(exc: BaseException) -> str | None:
     import requests
 
     from connector import embedded
+    from connector.config import ConfigError
     from connector.jde.errors import AisError, AisInvalidToken, AisOutage, AisRejected
     from connector.ledger_target import MixedLedgers
     from connector.mapping import MappingError
@@ -150,7 +151,7 @@ def one_line(exc: BaseException) -> str | None:
         return f"JDE AIS: {exc.text}"
     if isinstance(exc, WooError):
         return f"WooCommerce: {exc}. Fix: check WOO_STORE_URL and the REST consumer key (`connector credentials set woo`)."
-    if isinstance(exc, (MappingError, MissingSecretKey, InvalidSecretKey, embedded.ServicesNotRunning,
+    if isinstance(exc, (ConfigError, MappingError, MissingSecretKey, InvalidSecretKey, embedded.ServicesNotRunning,
                         MixedLedgers)):
         return str(exc)
     if isinstance(exc, psycopg2.OperationalError):
