@@ -71,7 +71,8 @@ def _run(run_id, state="done", discrepancies=0, by_kind=None, batches=()):
 
 
 @pytest.mark.parametrize("events, subject, lines", [
-    ([_run(12, discrepancies=3, by_kind={"amount_differs": 1, "missing_in_jde": 2}, batches=["WC-727", "WC-728"])],
+    ([_run(12, discrepancies=3, by_kind={"amount_differs": 1, "missing_in_jde": 2},
+           batches=["WC-727", "WC-728"])],
      "reconciliation found 3 differences",
      ["run 12 (GL 2026-11-26..2026-11-29): 3 differences (amount_differs 1, missing_in_jde 2); batches WC-727, WC-728"]),
     ([_run(13, state="failed")], "reconciliation failed",
