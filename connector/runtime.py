@@ -2,16 +2,74 @@
 
 Built once per process by the adapters (web/, tasks/, cli); start-up fails here, with a
 message that says what to fix, when the mapping file or the services are not usable.
+
+The mapping file is read again when it changes (`refresh_mapping`, called at the start of each
+task and each admin request): fixing an account and replaying the order needs no restart. A
+changed file that cannot be used keeps the mapping in force and says why (`mapping_error`).
 """
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 from connector import embedded
 from connector.config import Settings, load_settings
-from connector.mapping import Mapping, load_mapping
+from connector.mapping import Mapping, MappingError, load_mapping
 from connector.store import Database
+
+log = logging.getLogger(__name__)
+
+
+class MappingFile:
+    """The mapping file as loaded, and whether it changed since: a stat, no read, when it did not."""
+
+    def __init__(self, path: Path, mapping: Mapping):
+        self.path = Path(path)
+        self.error: str | None = None     # why the file as it is now is not in force
+        self._stamp = self._stat()
+        self._source = mapping.store.source
+        self._lock = threading.Lock()     # the web process's threads share it
+
+    def _stat(self):
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            return ("missing", type(exc).__name__)
+        # The inode too: an editor or a deployment that writes a new file and renames it over
+        # the old one may keep its size and, within the clock's resolution, its mtime.
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def changed(self) -> Mapping | None:
+        """The file's new mapping when it changed and can be used; else None (unchanged, or
+        unusable: then `error` says why and the mapping in force stays)."""
+        if self._stat() == self._stamp:
+            return None
+        with self._lock:
+            stamp = self._stat()
+            if stamp == self._stamp:
+                return None          # another thread took this change
+            self._stamp = stamp      # judged once per change, not at every request
+            try:
+                mapping = load_mapping(self.path)
+            except (MappingError, OSError, ValueError) as exc:
+                self.error = f"{exc} (the mapping loaded before stays in force)"
+                log.error("mapping file changed but cannot be used: %s", self.error)
+                return None
+            if mapping.store.source != self._source:
+                # Another store's orders are other rows: the processes would no longer find the
+                # orders they hold, webhooks and tasks in flight included.
+                self.error = (f"{self.path}: [store] source changed from {self._source!r} to "
+                              f"{mapping.store.source!r}: restart the processes for another store (the "
+                              "mapping loaded before stays in force)")
+                log.error("%s", self.error)
+                return None
+            self.error = None
+            log.warning("mapping file %s changed: reloaded", self.path)
+            return mapping
 
 
 @dataclass
@@ -20,6 +78,21 @@ class Runtime:
     mapping: Mapping
     database_url: str
     redis_url: str
+    # Watched for changes (load_runtime sets it); None: this mapping stays as it is.
+    mapping_file: MappingFile | None = None
+
+    def refresh_mapping(self) -> Mapping:
+        """The mapping in force, read again first if its file changed (cheap when it did not)."""
+        if self.mapping_file is not None:
+            fresh = self.mapping_file.changed()
+            if fresh is not None:
+                self.mapping = fresh
+        return self.mapping
+
+    @property
+    def mapping_error(self) -> str | None:
+        """Why the mapping file, as it is now, is not in force (None when it is)."""
+        return self.mapping_file.error if self.mapping_file is not None else None
 
     @property
     def broker_url(self) -> str:
@@ -162,7 +235,8 @@ def load_runtime(settings: Settings | None = None) -> Runtime:
         raise MissingSecretKey("CONNECTOR_SECRET_KEY is required outside the sandbox (AIS_BASE_URL is set): "
                                "generate one with `connector credentials generate-key`")
     urls = embedded.resolve_urls(settings)
-    return Runtime(settings=settings, mapping=mapping, database_url=urls.database_url, redis_url=urls.redis_url)
+    return Runtime(settings=settings, mapping=mapping, database_url=urls.database_url, redis_url=urls.redis_url,
+                   mapping_file=MappingFile(settings.config_path, mapping))
 
 
 _current: Runtime | None = None
