@@ -96,15 +96,18 @@ def count(cur, *, source: str, wanted: OrderFilter) -> int:
 def page(cur, *, source: str, wanted: OrderFilter, offset: int, limit: int = PAGE_SIZE) -> list[dict]:
     """One page of the orders found, newest order first."""
     where, args = _where(source, wanted)
+    # The page's order ids first, its rows after: without a filter, the rows an OFFSET skips are
+    # then read from the (source, woo_id) index alone, not fetched with their payloads.
     cur.execute(
         f"""
         SELECT o.woo_id, o.number, o.status, o.state, o.currency, o.total, o.billing_email,
                concat_ws(' ', o.payload->'billing'->>'first_name', o.payload->'billing'->>'last_name') AS customer,
                o.date_created_gmt, o.batch_number, o.document_number, o.attempts, o.updated_at
-        FROM orders o WHERE {where}
-        ORDER BY o.woo_id DESC LIMIT %s OFFSET %s
+        FROM (SELECT o.woo_id FROM orders o WHERE {where} ORDER BY o.woo_id DESC LIMIT %s OFFSET %s) found
+        JOIN orders o ON o.source = %s AND o.woo_id = found.woo_id
+        ORDER BY o.woo_id DESC
         """,
-        args + [limit, offset],
+        args + [limit, offset, source],
     )
     return cur.fetchall()
 
