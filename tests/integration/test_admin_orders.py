@@ -423,6 +423,23 @@ def test_order_action_cli_and_web_give_the_same_result(signed_in, fresh_runtime,
     assert sent == ([("post_order", 727), ("post_order", 728)] if action == "replay" else [])
 
 
+def test_delivery_requeue_cli_and_web_give_the_same_result(signed_in, fresh_runtime, fixture_payload, sent):
+    from tests.integration.test_operator_commands import _processed_delivery
+
+    runtime = fresh_runtime
+    ids = [_processed_delivery(runtime, _order(fixture_payload, n)) for n in (727, 728)]
+    with runtime.db.transaction() as cur:
+        cur.execute("UPDATE deliveries SET state = 'error', tries = 3, error = 'no such account'")
+    assert _confirm_and_post(signed_in, f"/admin/deliveries/{ids[0]}/requeue").status_code == 302
+    assert CliRunner().invoke(main, ["requeue", str(ids[1])]).exit_code == 0
+    web, cli = query(runtime.database_url, "SELECT state, tries, error, lease_until <= now() AS due FROM deliveries "
+                                           "ORDER BY id")
+    assert web == cli == {"state": "queued", "tries": 0, "error": None, "due": True}
+    web_audit, cli_audit = _audit(runtime.database_url, "delivery")
+    assert {**web_audit, "subject_id": None, "actor": None} == {**cli_audit, "subject_id": None, "actor": None}
+    assert sent == [("process_delivery", ids[0]), ("process_delivery", ids[1])]
+
+
 def test_orders_resolve_cli_refuses_what_does_not_apply(fresh_runtime, fixture_payload):
     _store(fresh_runtime, _order(fixture_payload, 727), state="posted")
     one_line_failure(CliRunner().invoke(main, ["orders", "resolve", "727", "--reason", "x"]),
