@@ -23,11 +23,14 @@ class AuditTrail:
                          response=call.get("response"),
                          detail=None if call.get("status") is None else f"HTTP {call['status']}")
 
-    def state_change(self, cur, old: str | None, new: str, detail: str | None = None) -> None:
+    def state_change(self, cur, old: str | None, new: str, detail: str | None = None, *,
+                     actor: str | None = None) -> None:
+        """`actor`: the operator whose action this is (None: the connector's own doing)."""
         audit.record(cur, subject_type=self.subject_type, subject_id=self.subject_id,
                      action="order.state", outcome=new, detail=detail,
-                     request={"from": old} if old else None)
+                     request={"from": old} if old else None, actor=actor)
 
-    def note(self, cur, action: str, detail: str) -> None:
+    def note(self, cur, action: str, detail: str, *, actor: str | None = None) -> None:
         """A fact of the story that is neither a state change nor an AIS call."""
-        audit.record(cur, subject_type=self.subject_type, subject_id=self.subject_id, action=action, detail=detail)
+        audit.record(cur, subject_type=self.subject_type, subject_id=self.subject_id, action=action, detail=detail,
+                     actor=actor)

@@ -2,16 +2,116 @@
 
 Built once per process by the adapters (web/, tasks/, cli); start-up fails here, with a
 message that says what to fix, when the mapping file or the services are not usable.
+
+The mapping file is read again when it changes (`refresh_mapping`, called at the start of each
+task and each admin request): fixing an account and replaying the order needs no restart. A
+changed file that cannot be used keeps the mapping in force and says why (`mapping_error`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from connector import embedded
 from connector.config import Settings, load_settings
-from connector.mapping import Mapping, load_mapping
+from connector.mapping import Mapping, MappingError, load_mapping, parse_mapping
 from connector.store import Database
+
+log = logging.getLogger(__name__)
+
+
+class MappingFile:
+    """The mapping file, and whether it changed since it was read: one stat when it did not.
+
+    Its (mtime, size, inode) says when to read it again, and the digest of its bytes whether it
+    really changed (a touch is no change). The file system's clock is coarse (a few ms): a second
+    write within the same tick and of the same size leaves the same stamp. So for RACY_SECONDS
+    after a file's mtime its stamp is not trusted and every check reads and compares the bytes.
+    """
+
+    RACY_SECONDS = 2.0
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.error: str | None = None     # why the file as it is now is not in force
+        # (generation, mapping): the newest usable mapping read, and how many readings made it;
+        # one tuple, so that a thread never sees one's mapping with another's generation.
+        self.loaded: tuple[int, Mapping | None] = (0, None)
+        self._lock = threading.Lock()     # the web process's threads share it
+        self._stamp = self._digest = self._source = None
+        self._racy = True
+
+    def load(self) -> Mapping:
+        """The first reading, at start-up: a file that cannot be used raises MappingError."""
+        try:
+            stamp, data = self._read()    # before the parse: a change meanwhile is seen at the next check
+        except OSError:
+            stamp, data = None, None      # load_mapping says what is wrong
+        mapping = load_mapping(self.path)
+        self._remember(stamp, data)
+        self._source = mapping.store.source
+        self.loaded = (1, mapping)
+        return mapping
+
+    def check(self) -> None:
+        """Read the file again if it changed: a usable file becomes `loaded`; an unusable one
+        leaves it as it was, and `error` says why."""
+        if not self._racy and self._stat() == self._stamp:
+            return
+        with self._lock:
+            try:
+                stamp, data = self._read()
+            except OSError as exc:
+                self._remember(self._stat(), None)
+                return self._refuse(f"{self.path}: cannot be read ({exc.strerror or type(exc).__name__})")
+            same = hashlib.sha256(data).digest() == self._digest
+            self._remember(stamp, data)
+            if same:
+                return
+            try:
+                mapping = parse_mapping(data.decode("utf-8"), self.path)
+            except (MappingError, ValueError) as exc:
+                return self._refuse(str(exc))
+            if mapping.store.source != self._source:
+                # Another store's orders are other rows: the processes would no longer find the
+                # orders they hold, webhooks and tasks in flight included.
+                return self._refuse(f"{self.path}: [store] source changed from {self._source!r} to "
+                                    f"{mapping.store.source!r}: restart the processes to serve another store")
+            self.error = None
+            self.loaded = (self.loaded[0] + 1, mapping)
+            log.warning("mapping file %s changed: reloaded", self.path)
+
+    def _stat(self):
+        try:
+            st = os.stat(self.path)
+        except OSError as exc:
+            return ("unreadable", type(exc).__name__)
+        # The inode too: a deployment that writes a new file and renames it over the old one may
+        # keep its size and, within the clock's resolution, its mtime.
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _read(self):
+        stamp = self._stat()              # before the bytes: a write after it changes the stamp again
+        return stamp, self.path.read_bytes()
+
+    def _remember(self, stamp, data: bytes | None) -> None:
+        self._stamp = stamp
+        self._digest = None if data is None else hashlib.sha256(data).digest()
+        self._racy = isinstance(stamp, tuple) and isinstance(stamp[0], int) and \
+            time.time() - stamp[0] / 1e9 < self.RACY_SECONDS
+
+    def _refuse(self, why: str) -> None:
+        error = f"{why} (the mapping loaded before stays in force)"
+        if error != self.error:          # once per change, not at every request
+            log.error("mapping file changed but cannot be used: %s", error)
+        self.error = error
+        return None
 
 
 @dataclass
@@ -20,6 +120,25 @@ class Runtime:
     mapping: Mapping
     database_url: str
     redis_url: str
+    # Watched for changes (load_runtime sets it); None: this mapping stays as it is.
+    mapping_file: MappingFile | None = None
+    # The reading of mapping_file that `mapping` is: a mapping set by hand (a test's) stays until
+    # the file changes.
+    _mapping_generation: int = field(default=1, init=False, repr=False)
+
+    def refresh_mapping(self) -> Mapping:
+        """The mapping in force, read again first if its file changed (cheap when it did not)."""
+        if self.mapping_file is not None:
+            self.mapping_file.check()
+            generation, mapping = self.mapping_file.loaded
+            if generation > self._mapping_generation:
+                self.mapping, self._mapping_generation = mapping, generation
+        return self.mapping
+
+    @property
+    def mapping_error(self) -> str | None:
+        """Why the mapping file, as it is now, is not in force (None when it is)."""
+        return self.mapping_file.error if self.mapping_file is not None else None
 
     @property
     def broker_url(self) -> str:
@@ -154,7 +273,8 @@ def sandbox_ais_url(settings: Settings) -> str:
 
 def load_runtime(settings: Settings | None = None) -> Runtime:
     settings = settings or load_settings()
-    mapping = load_mapping(settings.config_path)
+    mapping_file = MappingFile(settings.config_path)
+    mapping = mapping_file.load()
     if not settings.sandbox and not settings.secret_keys:
         from connector.vault import MissingSecretKey
 
@@ -162,7 +282,8 @@ def load_runtime(settings: Settings | None = None) -> Runtime:
         raise MissingSecretKey("CONNECTOR_SECRET_KEY is required outside the sandbox (AIS_BASE_URL is set): "
                                "generate one with `connector credentials generate-key`")
     urls = embedded.resolve_urls(settings)
-    return Runtime(settings=settings, mapping=mapping, database_url=urls.database_url, redis_url=urls.redis_url)
+    return Runtime(settings=settings, mapping=mapping, database_url=urls.database_url, redis_url=urls.redis_url,
+                   mapping_file=mapping_file)
 
 
 _current: Runtime | None = None

@@ -83,3 +83,10 @@ def _refuse_mixed_ledgers(**_):
         raise SystemExit(f"worker not started: {exc}") from None
     except CONNECTION_ERRORS:
         pass   # Postgres is down: nothing can be posted now anyway; the next start checks again
+
+
+@signals.task_prerun.connect
+def _fresh_mapping(**_):
+    """A mapping file fixed while the worker runs is used from the next task on (a stat per task;
+    a file that no longer parses keeps the old mapping and logs why: connector/runtime.py)."""
+    runtime.refresh_mapping()

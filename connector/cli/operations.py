@@ -1,7 +1,8 @@
-"""The operator's commands: status, the story of an order, replay, requeue, reconcile, poll.
+"""The operator's commands: status, the story of an order, replay, requeue, resolve, reconcile, poll.
 
 Each enqueues through tasks/ (the worker does the posting) or runs a service of connector/
-in this process; tables and progress bars are drawn with rich.
+in this process (replay, requeue and resolve are connector/operator_actions.py's, as the admin
+pages' buttons are); tables and progress bars are drawn with rich.
 
 Text read from the database (JDE's errors, WooCommerce's statuses and topics) is handed to rich
 as `Text`, never as a markup string: `[/]` in it would crash the print, and `[red]x[/red]` must
@@ -84,10 +85,29 @@ def orders_show(woo_id):
                              f"GL date {entry['gl_date']}, document {entry['document_number'] or '-'})",
                              ["line", "account", "amount", "explanation"],
                              [(l["line"], l["account"], l["amount"], l["explanation"]) for l in entry["lines"]]))
-    console.print(_table("Story (audit log)", ["when", "action", "outcome", "ms", "detail"],
-                         [(a["at"], a["action"], a["outcome"], a["duration_ms"],
+    console.print(_table("Story (audit log)", ["when", "action", "outcome", "by", "ms", "detail"],
+                         [(a["at"], a["action"], a["outcome"], a["actor"], a["duration_ms"],
                            a["detail"] or (json.dumps(a["response"], default=str)[:160] if a["response"] else ""))
                           for a in story]))
+
+
+@orders.command("resolve", cls=IdsCommand)
+@click.argument("woo_id", type=ORDER_ID)
+@click.option("--reason", required=True, help="What was done in JDE, or why the order must not be posted.")
+def orders_resolve(woo_id, reason):
+    """Mark order WOO_ID resolved: settled by hand (fixed in JDE, or not to be posted). Only an
+    order in needs_attention or failed; nothing is sent to JDE, and nothing posts it again."""
+    from connector import operator_actions as actions
+
+    problem = actions.reason_problem(reason)
+    if problem:
+        raise click.UsageError(f"--reason: {problem}")
+    rt = _runtime()
+    outcome = actions.resolve_order(rt.db, source=rt.mapping.store.source, woo_id=woo_id, reason=reason,
+                                    actor=actions.shell_operator())
+    if not outcome.done:
+        raise OperatorError(f"order {woo_id} not resolved: {outcome.what}")
+    console.print(Text(f"order {woo_id} {outcome.what}"))
 
 
 @click.command(cls=IdsCommand)
@@ -106,47 +126,33 @@ def replay(woo_ids, failed, since):
         since = since.replace(tzinfo=timezone.utc)
         ordered_window(since, datetime.now(timezone.utc).replace(microsecond=0), first_name="--since",
                        last_name="now", fix="give a date in the past")
-    from connector import replay as replays
+    from connector import operator_actions as actions
     from connector.store import orders as order_rows
-    from tasks.enqueue import send
-    from tasks.posting import post_order
+    from tasks.workers import workers
 
     rt = _runtime()
     ids = list(woo_ids)
     if failed:
         with rt.db.transaction() as cur:
             ids += order_rows.failed_woo_ids(cur, since=since)
-    decisions = []
-    for woo_id in track(ids, description="replaying", console=console, disable=len(ids) < 20):
-        with rt.db.transaction() as cur:
-            decisions += replays.prepare(cur, rt.db, source=rt.mapping.store.source, woo_ids=[woo_id])
-        # After the commit: the worker must find the order `ready`.
-        if decisions[-1].queued and not send(post_order, woo_id):
-            decisions[-1] = replays.ReplayDecision(woo_id, decisions[-1].row_id, True,
-                                                   "ready; the broker is down, the sweeper will send it")
+    handover, actor = workers(), actions.shell_operator()
+    outcomes = [actions.replay_order(rt.db, handover, source=rt.mapping.store.source, woo_id=woo_id, actor=actor)
+                for woo_id in track(ids, description="replaying", console=console, disable=len(ids) < 20)]
     console.print(_table("Replay", ["order", "queued", "what"],
-                         [(d.woo_id, "yes" if d.queued else "no", d.reason) for d in decisions]))
+                         [(o.subject, "yes" if o.done else "no", o.what) for o in outcomes]))
 
 
 @click.command(cls=IdsCommand)
 @click.argument("delivery_ids", type=DELIVERY_ID, nargs=-1, required=True)
 def requeue(delivery_ids):
-    """Send unfinished deliveries to the worker again (a processed one is left as it is)."""
-    from connector.store import deliveries
-    from tasks.deliveries import process_delivery
-    from tasks.enqueue import send
+    """Send deliveries to the worker again: unfinished ones, and ones in error (their cause may be
+    fixed). A processed one is left as it is."""
+    from connector import operator_actions as actions
+    from tasks.workers import workers
 
     rt = _runtime()
-    with rt.db.transaction() as cur:
-        unfinished = set(deliveries.requeue(cur, list(delivery_ids)))
-    rows = []
-    for delivery_id in delivery_ids:
-        if delivery_id in unfinished:
-            rows.append((delivery_id, "queued" if send(process_delivery, delivery_id) else "broker down: "
-                                                                                          "the sweeper will send it"))
-        else:
-            rows.append((delivery_id, "already processed (or unknown): nothing to do"))
-    console.print(_table("Requeue", ["delivery", "what"], rows))
+    outcomes = actions.requeue_deliveries(rt.db, workers(), list(delivery_ids), actor=actions.shell_operator())
+    console.print(_table("Requeue", ["delivery", "what"], [(o.subject, o.what) for o in outcomes]))
 
 
 @click.command()

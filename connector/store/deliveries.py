@@ -109,3 +109,26 @@ def latest_errors(cur, *, limit: int) -> list[dict]:
     cur.execute("SELECT id, topic, received_at, error FROM deliveries WHERE state = 'error' "
                 "ORDER BY id DESC LIMIT %s", (limit,))
     return cur.fetchall()
+
+
+def get(cur, delivery_id: int):
+    """One delivery as the operator sees it (not its body)."""
+    cur.execute("SELECT id, source, topic, state, error, resource_id, tries, received_at, processed_at "
+                "FROM deliveries WHERE id = %s", (delivery_id,))
+    return cur.fetchone()
+
+
+def reopen_errors(cur, delivery_ids: list[int]) -> list[dict]:
+    """Deliveries in `error` back to `queued` for one more try: an operator asks, because the cause
+    (a mapping, a bug) was fixed. Their tries start again from zero, or a parked one would be
+    parked again at once. Returns each reopened id with the error it had."""
+    cur.execute(
+        """
+        UPDATE deliveries d SET state = 'queued', error = NULL, tries = 0, lease_until = now()
+        FROM (SELECT id, error FROM deliveries WHERE id = ANY(%s::bigint[]) AND state = 'error' FOR UPDATE) old
+        WHERE d.id = old.id
+        RETURNING d.id, old.error
+        """,
+        (list(delivery_ids),),
+    )
+    return sorted(cur.fetchall(), key=lambda row: row["id"])

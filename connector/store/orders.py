@@ -1,6 +1,12 @@
 """SQL of the `orders` table: one row per (store, WooCommerce order id)."""
 from __future__ import annotations
 
+# Every posting state, in the order an order goes through them (the table's CHECK holds the same
+# list; README "Order states"). `resolved` is a person's: settled by hand, never touched again.
+STATES = ("awaiting_payment", "ready", "posting", "posted", "reversed", "needs_attention", "failed", "resolved")
+# The states where an order waits for a person.
+NEEDS_A_PERSON = ("needs_attention", "failed")
+
 # A payload replaces the stored one only when it is newer: by date_modified_gmt, and for
 # equal timestamps (WooCommerce keeps whole seconds) by the later-received delivery.
 _NEWER = """
@@ -259,3 +265,28 @@ def reopen_for_reversal(cur, order_id: int) -> None:
         "WHERE id = %s AND state IN ('posted', 'reversed')",
         (order_id,),
     )
+
+
+def resolve(cur, order_id: int) -> bool:
+    """Settle an order a person fixed by hand (or that must not be posted): `resolved`, final.
+    Only from a state that waits for a person; False when the order is not in one (any more)."""
+    cur.execute(
+        """
+        UPDATE orders SET state = 'resolved', lease_until = NULL, deferred = false, updated_at = now()
+        WHERE id = %s AND state = ANY(%s)
+        RETURNING id
+        """,
+        (order_id, list(NEEDS_A_PERSON)),
+    )
+    return cur.fetchone() is not None
+
+
+def take_for_requeue(cur, order_id: int, *, lease_seconds: int) -> bool:
+    """A `ready` order, leased for sending to the worker now (the sweeper leaves it alone for a
+    lease meanwhile); False when it is not `ready`."""
+    cur.execute(
+        "UPDATE orders SET lease_until = now() + make_interval(secs => %s), updated_at = now() "
+        "WHERE id = %s AND state = 'ready' RETURNING id",
+        (lease_seconds, order_id),
+    )
+    return cur.fetchone() is not None

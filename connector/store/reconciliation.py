@@ -57,13 +57,15 @@ def entries_for_batches(cur, batches: list[str]) -> list[dict]:
 
 
 def paid_orders_not_posted(cur, *, statuses, settled_before) -> list[dict]:
-    """Paid orders that are not `posted`; in-flight ones (changed after `settled_before`) excluded."""
+    """Paid orders that are not `posted`; in-flight ones (changed after `settled_before`) excluded, and
+    `resolved` ones: a person settled them by hand (if they put it in JDE under the order's batch,
+    the comparison still reports it as not_recorded)."""
     cur.execute(
         """
         SELECT id, woo_id, state, status, total, last_error, date_paid_gmt, date_completed_gmt,
                date_created_gmt, batch_number
         FROM orders
-        WHERE status = ANY(%s) AND NOT deleted AND state <> 'posted'
+        WHERE status = ANY(%s) AND NOT deleted AND state NOT IN ('posted', 'resolved')
           AND (state IN ('failed', 'needs_attention') OR updated_at < %s)
         """,
         (list(statuses), settled_before),
