@@ -326,7 +326,7 @@ def judge_posting(*, last: dict | None, waiting: dict) -> Part:
         notes.append(f"{waiting['waiting_for_jde']} waiting for JDE")
     facts = dict(waiting)
     if person:
-        return Part("posting", "Posting", BAD, f"{person} order{'s' if person != 1 else ''} need a person", at=at,
+        return Part("posting", "Posting", BAD, f"{person} order{'s need' if person != 1 else ' needs'} a person", at=at,
                     detail="; ".join([f"{waiting.get('failed', 0)} failed, {waiting.get('needs_attention', 0)} "
                                       "need attention", *notes]), facts=facts)
     if last is None:

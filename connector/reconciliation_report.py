@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import re
+from decimal import Decimal
 
 COLUMNS = ("kind", "batch", "order", "expected", "found", "documents", "detail")
 
@@ -30,8 +31,14 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
-def _text(value) -> str | None:
-    return None if value is None else str(value)
+def _amount(value) -> str | None:
+    """An amount as the same text whether it was just computed (`29.35`) or read back from
+    Postgres's numeric(19, 4) (`29.3500`): its significant places, at least two."""
+    if value is None:
+        return None
+    amount = Decimal(value)
+    places = max(2, -amount.normalize().as_tuple().exponent)
+    return f"{amount:.{places}f}"
 
 
 def record(item) -> dict:
@@ -39,7 +46,7 @@ def record(item) -> dict:
     get = item.get if isinstance(item, dict) else lambda name: getattr(item, name)
     documents = get("documents") or ()
     return {"kind": get("kind"), "batch": get("batch_number"), "order": get("woo_id"),
-            "expected": _text(get("expected")), "found": _text(get("found")), "documents": list(documents),
+            "expected": _amount(get("expected")), "found": _amount(get("found")), "documents": list(documents),
             "detail": get("detail")}
 
 
