@@ -79,7 +79,8 @@ def bar_chart(svg_id: str, title: str, days: list[date], series: list[Series], *
             parts.append(f'<rect x="{_px(x0 + bar_w * k)}" y="{_px(TOP + PLOT_H - height)}" width="{_px(bar_w)}" '
                          f'height="{_px(height)}" fill="{escape(s.fill)}"><title>{escape(day.isoformat())} · '
                          f'{escape(s.name)}: {escape(label(s.values[i] if i < len(s.values) else 0))}</title></rect>')
-        if i in (0, len(days) - 1) or (len(days) - 1 - i) % 7 == 0:
+        # Every 7th day back from the last, and the first unless it would crowd the next label.
+        if (len(days) - 1 - i) % 7 == 0 or (i == 0 and (len(days) - 1) % 7 >= 3):
             parts.append(f'<text x="{_px(LEFT + slot * i + slot / 2)}" y="{HEIGHT - 6}" text-anchor="middle" '
                          f'font-size="11" fill="{INK}">{escape(day.strftime("%m-%d"))}</text>')
     if not days or not any(values):
