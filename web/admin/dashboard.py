@@ -64,7 +64,7 @@ def _charts(first, last, paid: list[dict], posted: list[dict], currency: str) ->
     return [
         {"title": f"Orders posted per day, last {len(days)} days", "svg": chart.bar_chart(
             "chart-orders", f"Orders posted to JDE per GL day, {first} to {last}", days, counted,
-            label=lambda n: f"{n} orders"), "series": counted, "rows": chart.rows(days, counted), "money": False},
+            label=lambda n: f"{n} order{'s' if n != 1 else ''}"), "series": counted, "rows": chart.rows(days, counted), "money": False},
         {"title": f"Amount per day in WooCommerce and in JDE ({currency})", "svg": chart.bar_chart(
             "chart-amounts", f"Amount paid in WooCommerce and posted to JDE per GL day, {first} to {last}",
             days, amounts, label=in_currency), "series": amounts, "rows": chart.rows(days, amounts), "money": True},
