@@ -10,7 +10,6 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from html.parser import HTMLParser
 
-import psycopg2
 import pytest
 from click.testing import CliRunner
 
@@ -84,12 +83,6 @@ def make_app(clean_db, redis_url, monkeypatch):
     from web.app import create_app
 
     redis.Redis.from_url(redis_url).flushdb()
-    # Not among conftest's TABLES: every test here starts with no runs.
-    conn = psycopg2.connect(clean_db)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("TRUNCATE reconciliation_runs, reconciliation_items RESTART IDENTITY")
-    conn.close()
     made = []
 
     def make(*, ais_url: str | None = None, cache_seconds: float = 0.2, **settings):
