@@ -179,6 +179,13 @@ class Settings:
     egress_ip: str | None = None
     embedded_allowed: bool = False
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    # How long the health facts' probe of AIS (connector/health.py) is reused, fleet-wide, so
+    # page loads and /readyz do not hammer AIS; and the beat intervals (celerybeat-schedule.py
+    # reads the same variables) by which the health facts judge whether a job is overdue.
+    health_cache_seconds: float = 15.0
+    poll_seconds: float = 300.0
+    reconcile_seconds: float = 900.0
+    webhooks_seconds: float = 900.0
 
     @property
     def sandbox(self) -> bool:
@@ -222,4 +229,8 @@ def load_settings(environ: dict | None = None, *, dotenv: bool = True) -> Settin
         egress_ip=(get("CONNECTOR_EGRESS_IP") or "").strip() or None,
         embedded_allowed=(get("CONNECTOR_EMBEDDED") or "").strip().lower() in ("1", "true", "yes", "on"),
         alerts=load_alert_settings(environ),
+        health_cache_seconds=max(0.0, min(15.0, float(get("CONNECTOR_HEALTH_CACHE_SECONDS") or 15.0))),
+        poll_seconds=float(get("CONNECTOR_POLL_SECONDS") or 300.0),
+        reconcile_seconds=float(get("CONNECTOR_RECONCILE_SECONDS") or 900.0),
+        webhooks_seconds=float(get("CONNECTOR_WEBHOOKS_SECONDS") or 900.0),
     )

@@ -31,6 +31,12 @@ def watermark_key(source: str) -> str:
     return f"woo.orders.modified_after:{source}"
 
 
+def last_poll_key(source: str) -> str:
+    """sync_state key of the last cycle's outcome (what it found, or why it failed), which the
+    health facts (connector/health.py) show."""
+    return f"woo.orders.last_poll:{source}"
+
+
 @dataclass
 class PollResult:
     pages: int = 0
@@ -70,8 +76,36 @@ def poll_orders(db, woo, *, source: str, posting_statuses, lease_seconds: int,
     """One poll cycle over every page; returns what it stored and which orders became ready.
 
     `since` reaches further back than the watermark (the time a webhook was disabled); the
-    watermark itself never moves back.
+    watermark itself never moves back. The outcome, or the failure, is recorded
+    (`last_poll_key`).
     """
+    try:
+        result = _poll(db, woo, source=source, posting_statuses=posting_statuses, lease_seconds=lease_seconds,
+                       now=now, on_page=on_page, since=since, mapping=mapping)
+    except Exception as exc:
+        try:
+            _record(db, source, error=f"{type(exc).__name__}: {exc}"[:300])
+        except Exception:   # Postgres itself is what failed: the poll's own error is the one to raise
+            pass
+        raise
+    _record(db, source, result=result)
+    return result
+
+
+def _record(db, source: str, *, result: PollResult | None = None, error: str | None = None) -> None:
+    at = datetime.now(timezone.utc).isoformat()
+    with db.transaction() as cur:
+        previous = sync_state.get(cur, last_poll_key(source)) or {}
+        if error is not None:
+            value = {"at": at, "error": error, "failing_since": previous.get("failing_since") or at,
+                     "last_ok": previous.get("last_ok")}
+        else:
+            value = {"at": at, "pages": result.pages, "seen": result.seen, "stored": result.stored,
+                     "ready": len(result.ready), "watermark": result.watermark, "last_ok": at}
+        sync_state.put(cur, last_poll_key(source), value)
+
+
+def _poll(db, woo, *, source, posting_statuses, lease_seconds, now, on_page, since, mapping) -> PollResult:
     now = now or datetime.now(timezone.utc)
     key = watermark_key(source)
     with db.transaction() as cur:

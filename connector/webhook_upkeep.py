@@ -4,7 +4,8 @@ WooCommerce disables a webhook after more than 5 consecutive failed deliveries a
 nothing more for that topic. Every `CONNECTOR_WEBHOOKS_SECONDS` (15 minutes) the connector puts
 its webhooks right (connector/woo/registration.py); when it had to re-activate one, it runs the
 polling bridge from the moment that webhook was disabled, and says so in the log, the audit log
-and `connector status` (sync_state key `webhooks`).
+and `connector status` (sync_state key `webhooks`, which also keeps the last check's time and
+failure for the health facts).
 """
 from __future__ import annotations
 
@@ -26,12 +27,24 @@ def run(runtime) -> dict:
     secrets = runtime.webhook_secrets()
     if not secrets:
         return {"skipped": "no webhook secret"}
-    result = registration.ensure(runtime.woo_client(), url=registration.delivery_url(public_url), secret=secrets[0])
+    try:
+        result = registration.ensure(runtime.woo_client(), url=registration.delivery_url(public_url),
+                                     secret=secrets[0])
+    except Exception as exc:
+        # Kept for the health facts: a shop that refuses the connector's key, or cannot be
+        # reached, leaves the webhooks as they are, possibly disabled, until a person acts.
+        try:
+            _record_failure(runtime, f"{type(exc).__name__}: {exc}"[:300])
+        except Exception:
+            pass
+        raise
     outcome = {"created": result.created, "reactivated": result.reactivated, "resecured": result.resecured}
     now = datetime.now(timezone.utc)
     with runtime.db.transaction() as cur:
         state = sync_state.get(cur, STATE_KEY) or {}
         state["checked_at"] = now.isoformat()
+        # ensure() left every topic the connector needs with an active webhook of its own.
+        state.update(active=list(registration.TOPICS), error=None, failing_since=None)
         if result.created or result.reactivated or result.resecured:
             state["last_repair"] = {"at": now.isoformat(), **outcome,
                                     "off_since": result.off_since.isoformat() if result.off_since else None}
@@ -51,3 +64,11 @@ def run(runtime) -> dict:
         log.warning("webhooks registered: %s; secret replaced: %s", ", ".join(result.created) or "-",
                     ", ".join(result.resecured) or "-")
     return outcome
+
+
+def _record_failure(runtime, error: str) -> None:
+    now = datetime.now(timezone.utc).isoformat()
+    with runtime.db.transaction() as cur:
+        state = sync_state.get(cur, STATE_KEY) or {}
+        state.update(checked_at=now, error=error, failing_since=state.get("failing_since") or now)
+        sync_state.put(cur, STATE_KEY, state)

@@ -1,8 +1,17 @@
-"""`/healthz` (the process is up) and `/readyz` (Postgres and the broker answer)."""
+"""`/healthz` (the process is up) and `/readyz` (this process can take webhooks, and how the
+rest of the connector is doing).
+
+Readiness is whether a load balancer should send webhooks here: Postgres (where a webhook is
+kept before the 200) and the broker answer, else 503. JDE being down does not make it unready:
+webhooks are still taken and kept, and posted once JDE answers. So the status is `ready`, or
+`degraded` (still 200) naming the parts of the health facts (connector/health.py) that need a
+person, or `unavailable` (503).
+"""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
+from connector import health
 from connector.store.database import CONNECTION_ERRORS
 
 bp = Blueprint("health", __name__)
@@ -17,14 +26,26 @@ def healthz():
 def readyz():
     checks = {"postgres": _postgres_ok(), "broker": bool(current_app.config["BROKER_CHECK"]())}
     ready = all(checks.values())
-    # JDE's state is detail, not readiness: webhooks are still taken and kept while it is down.
-    return jsonify(status="ready" if ready else "unavailable", checks=checks, jde=_jde()), 200 if ready else 503
+    facts = health_facts()
+    status = "unavailable" if not ready else "degraded" if facts.degraded else "ready"
+    return jsonify(status=status, checks=checks, degraded=facts.degraded, jde=facts["jde"].line(),
+                   health=facts.as_json()), 200 if ready else 503
 
 
-def _jde() -> str:
-    from connector.jde.breaker import describe
+def health_facts() -> health.Health:
+    """The health facts for this app's runtime and broker (the dashboard's strip too)."""
+    return health.facts(current_app.config["RUNTIME"], queue_depths=_queue_depths())
 
-    return describe(current_app.config["RUNTIME"].breaker.state())
+
+def _queue_depths():
+    measure = current_app.config.get("QUEUE_DEPTHS")
+    if measure is None:
+        # Imported on first use, as create_app does for the broker: a test app may run without one.
+        from tasks import app as celery_app
+        from tasks.enqueue import queue_depths
+
+        measure = current_app.config["QUEUE_DEPTHS"] = lambda: queue_depths(celery_app)
+    return measure
 
 
 def _postgres_ok() -> bool:

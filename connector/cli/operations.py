@@ -10,7 +10,6 @@ show as it is stored.
 """
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from datetime import datetime, timezone
@@ -164,7 +163,7 @@ def reconcile(date_from, date_to, fmt, page_size):
     """Compare the JDE general ledger with the connector's records (default: the last 3 days)."""
     from datetime import timedelta
 
-    from connector import reconciliation
+    from connector import reconciliation, reconciliation_report
     from connector.audit_trail import AuditTrail
 
     # Before the run is recorded: an inverted window would be read as "no discrepancy". Two
@@ -182,20 +181,13 @@ def reconcile(date_from, date_to, fmt, page_size):
             else _nothing():
         run = reconciliation.reconcile(rt.db, rt.ais_client(trail.ais_call), rt.mapping, date_from=start,
                                        date_to=end, page_size=page_size)
-    records = [{"kind": i.kind, "batch": i.batch_number, "order": i.woo_id,
-                "expected": None if i.expected is None else str(i.expected),
-                "found": None if i.found is None else str(i.found), "documents": list(i.documents),
-                "detail": i.detail} for i in run.items]
+    records = [reconciliation_report.record(i) for i in run.items]
     if fmt == "json":
         click.echo(json.dumps({"run": run.run_id, "from": str(start), "to": str(end), "ais_calls": run.ais_calls,
                                "jde_lines": run.jde_lines, "entries_checked": run.entries_checked,
                                "discrepancies": records}, indent=2))
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=["kind", "batch", "order", "expected", "found",
-                                                        "documents", "detail"])
-        writer.writeheader()
-        for record in records:
-            writer.writerow(record | {"documents": " ".join(record["documents"])})
+        reconciliation_report.write_csv(records, sys.stdout)
     else:
         console.print(f"run {run.run_id}: GL dates {start} to {end}, {run.entries_checked} entries, "
                       f"{run.jde_lines} JDE debit lines, {run.ais_calls} AIS calls")

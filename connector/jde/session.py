@@ -108,7 +108,8 @@ class AisSession:
                 self._token, self._date_format = current   # another process already replaced it
                 return self._token
             token, date_format = self._login()
-            self.redis.set(self.key, self._seal(json.dumps({"token": token, "date_format": date_format})),
+            self.redis.set(self.key, self._seal(json.dumps({"token": token, "date_format": date_format,
+                                                            "issued_at": time.time()})),
                            ex=REDIS_TTL_SECONDS)
             self._token, self._date_format = token, date_format
             return token
@@ -164,6 +165,21 @@ class AisSession:
             self._request(LOGOUT_PATH, {"token": token}, "logout")
             self.redis.delete(self.key)
         self._token = None
+
+    def shared_facts(self) -> dict | None:
+        """What the shared token says about itself, without using it or logging in (the health
+        facts): {"issued_at": epoch seconds or None (a token stored before it was kept),
+        "date_format": the user's pattern or None}; None when there is no usable shared token."""
+        blob = self.redis.get(self.key)
+        if blob is None:
+            return None
+        try:
+            document = json.loads(self._unseal(blob))
+        except Exception:   # sealed under a key we no longer have: the next call logs in again
+            return None
+        issued = document.get("issued_at")
+        return {"issued_at": float(issued) if isinstance(issued, (int, float)) else None,
+                "date_format": document.get("date_format")}
 
     # -- internals ---------------------------------------------------------------------
     def _shared(self) -> tuple[str, str | None] | None:

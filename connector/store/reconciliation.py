@@ -86,3 +86,48 @@ def items_of_run(cur, run_id: int) -> list[dict]:
 def latest_run(cur):
     cur.execute("SELECT * FROM reconciliation_runs ORDER BY id DESC LIMIT 1")
     return cur.fetchone()
+
+
+def latest_finished_run(cur):
+    """The latest run that ended (done or failed): a run still `running`, or one whose process
+    died, proves nothing yet."""
+    cur.execute("SELECT * FROM reconciliation_runs WHERE state <> 'running' ORDER BY id DESC LIMIT 1")
+    return cur.fetchone()
+
+
+def get_run(cur, run_id: int):
+    cur.execute("SELECT * FROM reconciliation_runs WHERE id = %s", (run_id,))
+    return cur.fetchone()
+
+
+def count_runs(cur) -> int:
+    cur.execute("SELECT count(*) AS n FROM reconciliation_runs")
+    return cur.fetchone()["n"]
+
+
+def runs_page(cur, *, limit: int, offset: int) -> list[dict]:
+    """Runs, newest first."""
+    cur.execute("SELECT * FROM reconciliation_runs ORDER BY id DESC LIMIT %s OFFSET %s", (limit, offset))
+    return cur.fetchall()
+
+
+def count_items(cur, run_id: int) -> int:
+    cur.execute("SELECT count(*) AS n FROM reconciliation_items WHERE run_id = %s", (run_id,))
+    return cur.fetchone()["n"]
+
+
+def findings_page(cur, run_id: int, *, source: str, limit: int | None = None, offset: int = 0) -> list[dict]:
+    """A run's items in the order of items_of_run, each with `has_order` (whether the order it
+    names is one the connector holds: an unknown_in_jde batch names one it does not) and that
+    order's `currency`."""
+    cur.execute(
+        """
+        SELECT i.*, o.woo_id IS NOT NULL AS has_order, o.currency
+        FROM reconciliation_items i
+        LEFT JOIN orders o ON o.source = %s AND o.woo_id = i.woo_id
+        WHERE i.run_id = %s
+        ORDER BY i.kind, i.batch_number, i.id LIMIT %s OFFSET %s
+        """,
+        (source, run_id, limit, offset),
+    )
+    return cur.fetchall()

@@ -9,7 +9,8 @@ What follows Oracle's documented AIS behaviour: the token response and the user'
 format in it; 444 for an invalid token; orchestrations in the JDE Standard and the generic
 input formats (the generic one adds a single grid row); their outputs with `jde__*` fields;
 a failed orchestration as a 500 nesting the form's errors, an unknown one as a 500; "continue
-on error" answered 200 WARNING; GET /jderest/discover listing the orchestrations with their
+on error" answered 200 WARNING; GET /jderest/defaultconfig answered without a token (the
+server's release and capabilities); GET /jderest/discover listing the orchestrations with their
 inputs; data pages with numbers as numbers, dates as `yyyyMMdd`, date conditions in the
 user's format, next links carrying every parameter and the token; a result set that expires
 with JAS_MSG347. What follows JDE's database: accounts checked against the Account Master

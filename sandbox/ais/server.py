@@ -118,6 +118,7 @@ ROUTES = [
     (r"/jderest/v3/orchestrator/(?P<name>[^/]+)", {"POST": AisService.orchestrate}, True),
     (r"/jderest/v2/dataservice", {"POST": AisService.browse}, True),
     (r"/jderest/v2/dataservice/next", {"POST": AisService.next_page}, True),
+    (r"/jderest(?:/v2)?/defaultconfig", {"GET": AisService.default_config}, False),
     (r"/jderest/discover", {"GET": AisService.discover}, False),
     (r"/jderest/discover/(?P<name>[^/]+)", {"GET": AisService.discover_one}, False),
     (r"/jderest/v2/open-api-catalog/(?P<name>[^/]+)", {"GET": AisService.open_api}, False),

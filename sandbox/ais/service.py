@@ -5,7 +5,8 @@ the HTTP layer (server.py) does the sleeping, so no sleep ever happens under the
 Oracle-documented: the token response (with the user's date format), 444 for an invalid
 token on validate and logout, an orchestration's outputs with `jde__*` fields, its failure as
 a 500 nesting the form's errors (with an `exceptionId`), its "continue on error" WARNING
-answer, 500 for an unknown orchestration, the discovery service listing the orchestrations
+answer, 500 for an unknown orchestration, defaultconfig answered without a token
+(defaultconfig.py), the discovery service listing the orchestrations
 the server has (discovery.py). Sandbox knobs (faults.py): how often a GL
 orchestration ends in WARNING, how often an invalid token is answered 403 "Token is Invalid"
 instead of 444 (releases differ), the random faults, and the outage state the HTTP layer
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Callable
 
-from sandbox.ais import chart, discovery
+from sandbox.ais import chart, defaultconfig, discovery
 from sandbox.ais.dataservice import DataService
 from sandbox.ais.dates import user_format
 from sandbox.ais.errors import (SERVER_EXCEPTION, AisError, iso_timestamp, orchestration_failed, timestamp,
@@ -263,6 +264,16 @@ class AisService:
             reply = self._with_faults(work, can_drop=True)
         self._save(snapshot)
         return reply
+
+    # -- configuration (no token) ----------------------------------------------------------
+
+    def default_config(self, request: Request) -> Reply:
+        """GET /jderest[/v2]/defaultconfig: the server's release and capabilities, no token asked
+        (what a client reads to know the server answers before it logs in)."""
+        with self._lock:
+            knobs = self.knobs
+        return Reply(200, defaultconfig.document(request.query, idle_timeout=knobs.idle_timeout,
+                                                 token_ttl=knobs.token_ttl))
 
     # -- discovery ------------------------------------------------------------------------
 

@@ -76,7 +76,7 @@ def live(clean_db, jde, mapping_file, tmp_path, redis_url):
                CONNECTOR_SECRET_KEY=TEST_SECRET_KEY, CONNECTOR_VAR_DIR=str(tmp_path / "var"),
                CONNECTOR_CONFIG=str(mapping_file), CONNECTOR_LEASE_SECONDS="5", CONNECTOR_SWEEP_SECONDS="2",
                CONNECTOR_PROBE_SECONDS="2", CONNECTOR_RETRY_BASE_SECONDS="0.2",
-               CONNECTOR_HEALTH_PROBE_SECONDS="1")
+               CONNECTOR_HEALTH_CACHE_SECONDS="1")
     stored = subprocess.run([sys.executable, "-m", "connector.cli", "credentials", "set", "admin", "--username",
                              ADMIN_USER], input=f"{ADMIN_PASSWORD}\n{ADMIN_PASSWORD}\n", env=env, cwd=ROOT,
                             capture_output=True, text=True, timeout=60)

@@ -28,7 +28,7 @@ def _rows(db_url, sql) -> list:
 
 
 def _runs(db_url) -> int:
-    # clean_db does not empty reconciliation_runs: count before and after.
+    # Counted before and after the command (what it adds is what the test checks).
     return _rows(db_url, "SELECT count(*) FROM reconciliation_runs")[0][0]
 
 

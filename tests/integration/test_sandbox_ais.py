@@ -1300,6 +1300,36 @@ def test_constructor_chart_replaces_the_default_and_survives_reset():
         AisSandbox(chart=["M30"])
 
 
+# -- defaultconfig --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/jderest/defaultconfig", "/jderest/v2/defaultconfig"])
+def test_defaultconfig_answers_without_a_token(ais, path):
+    """Oracle's "Get Configuration": GET, no token, the release and the capability list; the
+    connector's health probe reads it to know AIS answers without logging in."""
+    response = requests.get(ais.url + path, timeout=5)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert body["aisVersion"].startswith("EnterpriseOne ") and body["requiredCapabilityMissing"] is False
+    assert all(set(c) == {"name", "shortDescription", "longDescription", "asOfRelease"} for c in body["capabilityList"])
+    assert ais.stats()["token_requests"] == 0 and ais.stats()["calls"][path] == 1
+
+
+@pytest.mark.parametrize("query, missing, listed", [("requiredCapabilities=orchestrator,dataservice", False, True),
+                                                    ("requiredCapabilities=orchestrator,nosuch", True, True),
+                                                    ("settings=true", False, False)])
+def test_defaultconfig_query_parameters(ais, query, missing, listed):
+    body = requests.get(f"{ais.url}/jderest/v2/defaultconfig?{query}", timeout=5).json()
+    assert body["requiredCapabilityMissing"] is missing and ("capabilityList" in body) is listed
+
+
+def test_defaultconfig_during_a_proxy_outage_is_the_proxys_503(ais):
+    ais.outage(30, "proxy_503")
+    response = requests.get(ais.url + "/jderest/defaultconfig", timeout=5)
+    assert response.status_code == 503 and response.headers["Content-Type"].startswith("text/html")
+    ais.end_outage()
+    assert requests.get(ais.url + "/jderest/defaultconfig", timeout=5).status_code == 200
+
+
 # -- discovery ------------------------------------------------------------------------------------
 
 DISCOVER = "/jderest/discover"

@@ -102,3 +102,21 @@ def test_audit_hook_never_sees_password_or_token(redis):
     responses.post(BASE + TOKEN_PATH, json=_token_answer("tok-hidden"))
     AisSession(_login(), redis, on_call=calls.append).token()
     assert calls and "pa55-w0rd" not in json.dumps(calls) and "tok-hidden" not in json.dumps(calls)
+
+
+@responses.activate
+def test_shared_facts_say_when_the_token_was_issued_without_using_it(redis):
+    import time
+
+    responses.post(BASE + TOKEN_PATH, json=_token_answer("tok-1") | {
+        "userInfo": {"token": "tok-1", "simpleDateFormat": "dd.MM.yyyy", "dateFormat": "DME", "dateSeperator": "."}})
+    session = AisSession(_login(), redis)
+    assert session.shared_facts() is None                     # no token yet, and none asked for
+    assert len(responses.calls) == 0
+    before = time.time()
+    session.token()
+    facts = AisSession(_login(), redis).shared_facts()
+    assert before <= facts["issued_at"] <= time.time() and facts["date_format"] == "dd.MM.yyyy"
+    assert len(responses.calls) == 1
+    redis.set(session.key, b"sealed under a key we no longer have")
+    assert AisSession(_login(), redis, unseal=lambda blob: json.loads(blob)["x"]).shared_facts() is None
