@@ -3,6 +3,7 @@ selenium) against the whole product: web server, Celery worker and beat, and a s
 tests can stop and start again on the same port."""
 from __future__ import annotations
 
+import base64
 import shutil
 import subprocess
 import sys
@@ -93,7 +94,11 @@ def screenshot(driver, name: str) -> Path:
     """Save the whole page as var/screenshots/<name>.png (the README shows copies of them)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1280, max(800, min(int(height) + 40, 4000)))
-    assert driver.save_screenshot(str(path)), f"no screenshot {path}"
+    # Through the DevTools protocol: the whole page, not only what fits in the window.
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}})
+    path.write_bytes(base64.b64decode(shot["data"]))
+    assert path.stat().st_size > 10_000, f"screenshot {path} is blank"
     return path
