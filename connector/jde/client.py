@@ -32,6 +32,7 @@ import backoff
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from connector import metrics
 from connector.jde import dates
 from connector.jde.errors import (AisCircuitOpen, AisError, AisInvalidToken, AisNotSent, AisOutage,
                                   AisOutcomeUnknown, AisRejected, AisResultSetExpired, AisUnavailable,
@@ -241,9 +242,11 @@ class AisClient:
                 raise AisRejected(f"AIS {service} answered {status} with a non-object body", status=status)
             return answer
         finally:
+            seconds = time.monotonic() - started
+            metrics.ais_call(service, outcome, seconds)
             if self.on_call:
                 self.on_call({"service": service, "status": status, "outcome": outcome,
-                              "duration_ms": int((time.monotonic() - started) * 1000),
+                              "duration_ms": int(seconds * 1000),
                               "request": summary, "response": _summarise(answer)})
 
 

@@ -84,3 +84,9 @@ def items_of_run(cur, run_id: int) -> list[dict]:
 def latest_run(cur):
     cur.execute("SELECT * FROM reconciliation_runs ORDER BY id DESC LIMIT 1")
     return cur.fetchone()
+
+
+def latest_finished_run(cur):
+    """The run that finished last with a result (`done`), or None."""
+    cur.execute("SELECT * FROM reconciliation_runs WHERE state = 'done' ORDER BY finished_at DESC, id DESC LIMIT 1")
+    return cur.fetchone()
