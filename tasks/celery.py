@@ -133,7 +133,7 @@ def _before_worker_starts(instance=None, **_):
     # Sent just before check_privileges() and long before the banner is printed.
     warnings.filterwarnings("ignore", message=_SUPERUSER_WARNING, category=SecurityWarning)
     if instance is not None:
-        instance.quiet = True   # the banner: 30 lines a start; its facts are one line (below)
+        instance.quiet = True   # the banner: 28 lines a start; its facts are one line (below)
 
 
 def _privileged() -> str | None:

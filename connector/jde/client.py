@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import date
 from decimal import Decimal
@@ -235,7 +236,8 @@ class AisClient:
             if self.breaker is not None:
                 self.breaker.record_answer()
             if error is not None:
-                outcome = type(error).__name__.removeprefix("Ais").lower()
+                # AisInvalidToken -> invalid_token: the session's word for it, one label value for both.
+                outcome = re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__.removeprefix("Ais")).lower()
                 raise error
             if not isinstance(answer, dict):
                 outcome = "rejected"

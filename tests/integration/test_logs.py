@@ -72,7 +72,7 @@ def test_worker_json_every_line_is_one_object_without_security_warning(json_env,
     succeeded = next(d for d in documents if "succeeded in" in d["message"])
     assert succeeded["task"] == "sweep_deliveries" and succeeded["task_id"] in succeeded["message"]
     assert any("warm shutdown" in d["message"] for d in documents)
-    # The banner's facts in one line, instead of its 30.
+    # The banner's facts in one line, instead of its 28.
     assert any(d["message"].startswith("worker ") and "queues celery, posting" in d["message"] for d in documents)
 
 
