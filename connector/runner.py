@@ -10,6 +10,7 @@ this variable turns into files that /metrics would then serve as ours.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import signal
@@ -51,6 +52,10 @@ def ensure_metrics_dir(environ=os.environ) -> str:
         os.makedirs(path, exist_ok=True)
     else:
         path = environ[METRICS_DIR_VARIABLE] = tempfile.mkdtemp(prefix="connector-metrics-")
+        owner = os.getpid()
+        # Removed when this process ends normally (its forked children end with os._exit, which
+        # runs no atexit handler; the check is for any that would not).
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
     return path
 
 
