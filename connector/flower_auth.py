@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         print("Flower: the sandbox login admin / sandbox (set FLOWER_BASIC_AUTH for another)", file=sys.stderr,
               flush=True)
     env = dict(os.environ, FLOWER_BASIC_AUTH=auth)
+    # Flower's own flower_* series must stay its own: with this variable they would be written beside
+    # the connector's counters and served on the connector's /metrics (connector/runner.py).
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     # exec: Flower takes this process's place, so the supervisor's signals reach it directly.
     os.execve(sys.executable, [sys.executable, "-m", "celery", "-A", "tasks", "flower", *args], env)
 

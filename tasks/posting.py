@@ -5,7 +5,7 @@ from celery.utils.log import get_task_logger
 
 import psycopg2
 
-from connector import address_book, posting
+from connector import address_book, ledger, logs, metrics, posting
 from connector.jde import breaker
 from connector.jde.errors import AisUnavailable
 from connector.audit_trail import AuditTrail
@@ -24,19 +24,28 @@ def post_order(self, woo_id: int):
     finance team speaks: post_order(727). A retry, or a post deferred while JDE is unreachable,
     shows in Flower as RETRY with its countdown.
     """
+    # Every line logged while posting it names the order and its (sale) batch.
+    with logs.context(order=woo_id, batch=ledger.batch_number(woo_id)):
+        return _post_order(self, woo_id)
+
+
+def _post_order(self, woo_id: int):
     # Before claiming: without a usable AIS configuration the order stays `ready`.
     runtime.ais_session  # noqa: B018
     _probe_jde()
     with runtime.db.transaction() as cur:
         row = order_rows.get(cur, source=runtime.mapping.store.source, woo_id=woo_id)
     if row is None:
+        metrics.posting("unknown_order")
         return {"order": woo_id, "outcome": "unknown_order"}
     order_id = row["id"]
 
     def post():
-        return posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
-                                  lease_seconds=runtime.settings.lease_seconds,
-                                  retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
+        result = posting.post_order(runtime.db, runtime.mapping, runtime.ais_client, order_id,
+                                    lease_seconds=runtime.settings.lease_seconds,
+                                    retry_base=runtime.settings.retry_base_seconds, breaker=runtime.breaker)
+        metrics.posting(result.outcome)
+        return result
 
     result, fetched = post(), set()
     # What the ledger rules need from the shop (product categories, refund records) is read once

@@ -1,46 +1,47 @@
-"""Prometheus counters and `GET /metrics`.
+"""`GET /metrics`: the connector's series (connector/metrics.py; the README's *Metrics* table).
 
-Under gunicorn with several workers, set PROMETHEUS_MULTIPROC_DIR (connector run does) so
-that /metrics sums every worker's counters.
+The counters are summed over every process that shares PROMETHEUS_MULTIPROC_DIR (this server's
+processes, and the worker's when it runs on the same host: connector/runner.py); the state
+gauges are read from Postgres, Redis and the broker at each scrape.
 
-Open by default: it counts webhook outcomes, nothing about orders or people. With
-CONNECTOR_METRICS_TOKEN set it answers only `Authorization: Bearer <that token>` (Prometheus's
-`authorization` / `bearer_token` scrape setting), for deployments that would rather not show even that.
+Open by default: counts and states, nothing about orders or people. With CONNECTOR_METRICS_TOKEN
+set it answers only `Authorization: Bearer <that token>` (Prometheus's `authorization` /
+`bearer_token` scrape setting), for deployments that would rather not show even that.
 """
 from __future__ import annotations
 
-import hmac
-import os
+from flask import Blueprint, Response, current_app, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from flask import Blueprint, Response, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest, multiprocess
+from connector import metrics
+from connector.metrics import WEBHOOKS  # noqa: F401  (web/webhooks.py and web/server.py count with it)
 
 bp = Blueprint("metrics", __name__)
 
-WEBHOOKS = Counter(
-    "connector_webhooks_total", "WooCommerce webhook requests by outcome", ["outcome"],
-)
 
+def _state_collector() -> metrics.StateCollector:
+    """One per app (per process): its Redis client is reused from scrape to scrape."""
+    collector = current_app.extensions.get("connector_state_collector")
+    if collector is None:
+        runtime = current_app.config["RUNTIME"]
+        depths = current_app.config.get("QUEUE_DEPTHS")
+        if depths is None:
+            from tasks import app as celery_app
+            from tasks.enqueue import queue_depths
 
-def _authorized() -> bool:
-    # Read per request, like PROMETHEUS_MULTIPROC_DIR below; blank counts as unset.
-    token = os.environ.get("CONNECTOR_METRICS_TOKEN", "").strip()
-    if not token:
-        return True
-    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-    # Bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
-    return scheme.lower() == "bearer" and hmac.compare_digest(sent.strip().encode("utf-8", "surrogateescape"),
-                                                               token.encode("utf-8", "surrogateescape"))
+            def depths():
+                return queue_depths(celery_app)
+
+        collector = metrics.StateCollector(database_url=runtime.database_url, redis_url=runtime.redis_url,
+                                           queue_depths=depths)
+        current_app.extensions["connector_state_collector"] = collector
+    return collector
 
 
 @bp.get("/metrics")
-def metrics():
-    if not _authorized():
+def metrics_page():
+    if not metrics.authorized(request.headers.get("Authorization")):
         return Response("a bearer token is required (CONNECTOR_METRICS_TOKEN)\n", 401,
                         {"WWW-Authenticate": 'Bearer realm="metrics"'}, mimetype="text/plain")
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-    else:
-        from prometheus_client import REGISTRY as registry
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    exposition = metrics.Exposition(metrics.counters(), _state_collector())
+    return Response(generate_latest(exposition), mimetype=CONTENT_TYPE_LATEST)

@@ -315,8 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-access-log", dest="access_log", action="store_false",
                         help="do not log a line per request")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
-                        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    from connector import logs
+    from connector.runner import ensure_metrics_dir
+
+    logs.configure(logging.INFO, stream="stdout")
+    # Before any child imports prometheus_client: every serving process counts into one directory.
+    ensure_metrics_dir()
     listener = listen(*parse_bind(args.bind))
     host, port = listener.getsockname()[:2]
     log.info("listening on http://%s:%s: %d processes of %d threads; request deadline %d s, idle timeout %d s",

@@ -6,6 +6,8 @@ tasks/ and sandbox/. The work itself lives in connector/.
 """
 from __future__ import annotations
 
+import logging
+
 import click
 
 from connector.cli.common import one_line
@@ -38,6 +40,11 @@ class _Commands(click.Group):
 @click.option("--debug", is_flag=True, envvar="CONNECTOR_DEBUG", help="Show tracebacks of expected failures too.")
 def main(debug):
     """WooCommerce → JD Edwards connector."""
+    # Warnings of the code a command runs, on stderr in the processes' format (stdout is the
+    # command's own output: tables, CSV, JSON).
+    from connector import logs
+
+    logs.configure(logging.WARNING, stream="stderr")
 
 
 def _register() -> None:

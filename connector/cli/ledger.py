@@ -57,7 +57,7 @@ def ledger():
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def preview(order_json, refunds_json, products_json, fmt):
     """What the connector would post for ORDER_JSON (a webhook body or `GET /orders/{id}`)."""
-    from rich.console import Console
+    from connector.cli.console import Console
     from rich.markup import escape
     from rich.table import Table
 

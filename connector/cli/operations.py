@@ -15,7 +15,7 @@ import sys
 from datetime import datetime, timezone
 
 import click
-from rich.console import Console
+from connector.cli.console import Console
 from rich.progress import track
 from rich.table import Table
 from rich.text import Text

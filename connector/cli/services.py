@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import sys
 
 import click
@@ -19,7 +18,8 @@ from connector.store import migrations
 # The web server's settings live in web/server.py (why waitress: see there and the README).
 WEB_COMMAND = "{python} -m web.server --bind {bind}"
 WORKER_COMMAND = "{python} -m celery -A tasks worker --loglevel INFO --concurrency 2 --hostname worker@%h"
-BEAT_COMMAND = "{python} -m celery -A tasks beat --loglevel INFO"
+# --quiet: beat's banner is a dozen lines a start; what it says is logged in one (tasks/celery.py).
+BEAT_COMMAND = "{python} -m celery -A tasks --quiet beat --loglevel INFO"
 # Flower only behind basic auth (connector/flower_auth.py: FLOWER_BASIC_AUTH, or the sandbox login).
 FLOWER_COMMAND = "{python} -m connector.flower_auth --idle-when-refused --address=127.0.0.1 --port={port}"
 SANDBOX_AIS_COMMAND = "{python} -m sandbox.ais --port {port} --latency 0.05 --state-file {state}"
@@ -140,9 +140,9 @@ def run(port, flower_port, demo):
         applied = migrations.upgrade(urls.database_url)
         click.echo(f"database ready ({len(applied)} migration(s) applied)")
         _check_jde_target(settings, mapping, urls)
-        metrics_dir = settings.var_dir / "prometheus"
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
+        from connector.runner import fresh_metrics_dir
+
+        metrics_dir = fresh_metrics_dir(settings.var_dir)   # web and worker's only (connector/runner.py)
         env = dict(os.environ, DATABASE_URL=urls.database_url, REDIS_URL=urls.redis_url,
                    PROMETHEUS_MULTIPROC_DIR=str(metrics_dir), PYTHONUNBUFFERED="1")
         python = sys.executable

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from datetime import date
 from decimal import Decimal
@@ -32,6 +33,7 @@ import backoff
 import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from connector import metrics
 from connector.jde import dates
 from connector.jde.errors import (AisCircuitOpen, AisError, AisInvalidToken, AisNotSent, AisOutage,
                                   AisOutcomeUnknown, AisRejected, AisResultSetExpired, AisUnavailable,
@@ -234,16 +236,19 @@ class AisClient:
             if self.breaker is not None:
                 self.breaker.record_answer()
             if error is not None:
-                outcome = type(error).__name__.removeprefix("Ais").lower()
+                # AisInvalidToken -> invalid_token: the session's word for it, one label value for both.
+                outcome = re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__.removeprefix("Ais")).lower()
                 raise error
             if not isinstance(answer, dict):
                 outcome = "rejected"
                 raise AisRejected(f"AIS {service} answered {status} with a non-object body", status=status)
             return answer
         finally:
+            seconds = time.monotonic() - started
+            metrics.ais_call(service, outcome, seconds)
             if self.on_call:
                 self.on_call({"service": service, "status": status, "outcome": outcome,
-                              "duration_ms": int((time.monotonic() - started) * 1000),
+                              "duration_ms": int(seconds * 1000),
                               "request": summary, "response": _summarise(answer)})
 
 

@@ -27,6 +27,7 @@ from typing import Callable
 
 import requests
 
+from connector import metrics
 from connector.jde import dates
 from connector.jde.errors import AisError, AisInvalidToken, AisNotSent, AisOutage, classify
 
@@ -207,6 +208,7 @@ class AisSession:
             date_format = dates.user_pattern(user_info)
         except dates.DateFormatError as exc:
             raise AisError(f"AIS token request: the user's date format cannot be used: {exc}") from None
+        metrics.ais_login()
         log.info("AIS login for %s on %s (device %s, dates %s)", info.username, self.base_url, info.device_name,
                  date_format)
         return token, date_format
@@ -240,10 +242,12 @@ class AisSession:
                 raise error
             return answer
         finally:
+            seconds = time.monotonic() - started
+            metrics.ais_call(what, outcome, seconds)
             if self._on_call:
                 # Only the service and the user: never the password or the token.
                 self._on_call({"service": what, "status": status, "outcome": outcome,
-                               "duration_ms": int((time.monotonic() - started) * 1000),
+                               "duration_ms": int(seconds * 1000),
                                "request": {"username": self.login_info.username,
                                            "deviceName": self.login_info.device_name}})
 

@@ -131,3 +131,10 @@ def findings_page(cur, run_id: int, *, source: str, limit: int | None = None, of
         (source, run_id, limit, offset),
     )
     return cur.fetchall()
+
+
+def latest_done_run(cur):
+    """The run that finished last with a result (`done`), or None (metrics: a failed run counts
+    no discrepancies)."""
+    cur.execute("SELECT * FROM reconciliation_runs WHERE state = 'done' ORDER BY finished_at DESC, id DESC LIMIT 1")
+    return cur.fetchone()
