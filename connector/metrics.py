@@ -28,6 +28,7 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 from prometheus_client import CollectorRegistry, Counter, Histogram  # noqa: E402
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
+from connector.store import orders as order_rows  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ AIS_LOGINS = Counter("connector_ais_logins_total", "AIS token requests that retu
 # included, so a state that empties shows 0 instead of vanishing (tests/unit/test_metrics.py
 # checks these against the database).
 DELIVERY_STATES = ("received", "queued", "done", "error", "ignored")
-ORDER_STATES = ("awaiting_payment", "ready", "posting", "posted", "failed", "needs_attention", "reversed")
+ORDER_STATES = order_rows.STATES   # every state the orders table allows (tests/unit/test_metrics.py checks)
 
 _failed_once: set[str] = set()
 

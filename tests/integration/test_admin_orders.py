@@ -479,3 +479,13 @@ def test_resolved_order_is_final_for_the_connector(runtime, fixture_payload):
             cur, statuses=runtime.mapping.posting.statuses, settled_before=datetime.now(timezone.utc) + timedelta(1))
     assert [o["woo_id"] for o in unposted] == [728]
     assert query(runtime.database_url, "SELECT state FROM orders WHERE woo_id = 727") == [{"state": "resolved"}]
+
+
+def test_order_page_shows_lines_as_debit_or_credit_with_balanced_totals(signed_in, runtime, fixture_payload):
+    _store(runtime, _order(fixture_payload, 727), state="ready")
+    page = signed_in.get("/admin/orders/727").get_data(as_text=True)
+    assert "What would be posted" in page and "<th>debit</th><th>credit</th>" in page
+    [(debits, credits, verdict)] = re.findall(r'<tr class="total"><th colspan="1">total</th><td class="money">([^<]*)'
+                                              r'</td>\s*<td class="money">([^<]*)</td><td>([^<]*)</td>', page)
+    assert debits == credits == "29.35 USD" and verdict == "balanced"     # the clearing debit is the order total
+    assert 'class="money">-' not in page                                   # no signed amounts on either side

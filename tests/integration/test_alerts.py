@@ -395,7 +395,7 @@ def test_alerts_test_command_sends_to_each_channel(monkeypatch, receiver, mailbo
     _channels_env(monkeypatch, receiver, mailbox)
     result = CliRunner().invoke(main, ["alerts", "test"])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
+    assert result.stdout.splitlines() == [
         f"alerts webhook (127.0.0.1:{receiver.server_address[1]}): sent",
         f"alerts e-mail (127.0.0.1:{mailbox.port}): sent"]
     assert "test message" in receiver.texts()[0]

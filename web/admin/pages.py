@@ -80,3 +80,31 @@ def when(moment) -> str:
 
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(_runtime().mapping.store.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _decimal(amount):
+    from decimal import Decimal
+
+    return None if amount is None or amount == "" else Decimal(str(amount))
+
+
+@bp.app_template_filter("debit")
+def debit(amount):
+    """A signed JDE amount's debit side (JDE: debits positive, credits negative), else None."""
+    value = _decimal(amount)
+    return value if value is not None and value > 0 else None
+
+
+@bp.app_template_filter("credit")
+def credit(amount):
+    value = _decimal(amount)
+    return -value if value is not None and value < 0 else None
+
+
+@bp.app_template_filter("sides")
+def sides(lines) -> tuple:
+    """(total debits, total credits) of an entry's lines: equal when it balances."""
+    from decimal import Decimal
+
+    amounts = [_decimal(line["amount"]) or Decimal(0) for line in lines]
+    return sum((a for a in amounts if a > 0), Decimal(0)), sum((-a for a in amounts if a < 0), Decimal(0))
