@@ -6,6 +6,8 @@ Reliability settings, and why:
 - prefetch 1: a worker holds no messages it is not working on;
 - the Redis visibility timeout outlasts the longest retry countdown, or a countdown
   task would be handed to a second worker while it waits;
+- on RabbitMQ (CELERY_BROKER_URL=amqp://…): durable quorum queues, publisher confirms,
+  countdowns in the broker (tasks/broker.py says why and how);
 - posting has its own queue, so webhooks are processed at once even behind a backlog of
   posts (a JDE outage, a bulk replay); a plain `celery -A tasks worker` consumes both;
 - the database, not the broker, is the truth: the sweeper re-enqueues what a lost
@@ -27,7 +29,6 @@ from pathlib import Path
 
 from celery import Celery, signals
 from celery.exceptions import SecurityWarning
-from kombu import Queue
 
 from connector import logs
 from connector.runtime import current
@@ -50,12 +51,12 @@ def load_beat_schedule(path: Path | None = None) -> dict:
 runtime = current()
 runtime.settings.var_dir.mkdir(parents=True, exist_ok=True)
 
-from tasks.broker import transport_for  # noqa: E402
+from tasks.broker import queues_for, transport_for, transport_options_for  # noqa: E402
 
-app = Celery("tasks", broker=runtime.broker_url, include=["tasks.deliveries", "tasks.posting", "tasks.polling", "tasks.reconciliation", "tasks.alerts"])
+app = Celery("tasks", broker=runtime.broker_url, task_cls="tasks.broker:Task", include=["tasks.deliveries", "tasks.posting", "tasks.polling", "tasks.reconciliation", "tasks.alerts"])
 app.conf.update(
     broker_transport=transport_for(runtime.broker_url),
-    task_queues=(Queue("celery"), Queue("posting")),
+    task_queues=queues_for(runtime.broker_url),
     task_default_queue="celery",
     task_routes={"post_order": {"queue": "posting"}, "sync_customer": {"queue": "posting"}},
     task_acks_late=True,
@@ -66,11 +67,8 @@ app.conf.update(
     result_serializer="json",
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
-    broker_transport_options={
-        "visibility_timeout": VISIBILITY_TIMEOUT,
-        "socket_connect_timeout": 2,
-        "socket_timeout": 10,
-    },
+    broker_transport_options=transport_options_for(runtime.broker_url, visibility_timeout=VISIBILITY_TIMEOUT),
+    task_default_delivery_mode="persistent",
     # Publishing gives up fast: the webhook answer must not wait on a dead broker.
     task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
     beat_schedule=load_beat_schedule(),
@@ -94,6 +92,12 @@ def _refuse_mixed_ledgers(**_):
         raise SystemExit(f"worker not started: {exc}") from None
     except CONNECTION_ERRORS:
         pass   # Postgres is down: nothing can be posted now anyway; the next start checks again
+    from tasks.broker import QueueMismatch, check_queues
+
+    try:
+        check_queues(app)
+    except QueueMismatch as exc:
+        raise SystemExit(f"worker not started: {exc}") from None
 
 
 # -- logs ---------------------------------------------------------------------------------------

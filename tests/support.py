@@ -165,3 +165,62 @@ class RedisServer:
         if self.popen and self.popen.poll() is None:
             self.popen.kill()
             self.popen.wait(10)
+
+
+class RabbitVhost:
+    """A vhost of its own on the machine's RabbitMQ (RABBITMQ_URL), made and removed with rabbitmqctl,
+    so a test never touches the default vhost's queues and two suites never share one."""
+
+    def __init__(self, base_url: str, name: str):
+        from urllib.parse import quote, urlsplit, urlunsplit
+
+        self.name = name
+        parts = urlsplit(base_url)
+        self.user = parts.username or "guest"
+        self.url = urlunsplit(parts._replace(path="/" + quote(name, safe="")))
+
+    @classmethod
+    def from_env(cls, label: str = "t") -> "RabbitVhost":
+        """Fails (never skips) when RabbitMQ cannot be used: the test was asked for it."""
+        import shutil
+        import uuid
+
+        base_url = os.environ.get("RABBITMQ_URL")
+        if not base_url:
+            raise AssertionError("RABBITMQ_URL is not set: this test needs RabbitMQ (deselect it with -m 'not rabbitmq')")
+        if not shutil.which("rabbitmqctl"):
+            raise AssertionError("rabbitmqctl is not on PATH: the RabbitMQ tests make a vhost of their own with it")
+        return cls(base_url, f"connector-test-{label}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+
+    @staticmethod
+    def ctl(*args: str, timeout: float = 60) -> str:
+        done = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise AssertionError(f"rabbitmqctl {' '.join(args)} failed ({done.returncode}): "
+                                 f"{(done.stderr or done.stdout).strip()[-500:]}")
+        return done.stdout
+
+    def __enter__(self):
+        self.ctl("add_vhost", self.name)
+        self.ctl("set_permissions", "-p", self.name, self.user, ".*", ".*", ".*")
+        return self
+
+    def __exit__(self, *exc):
+        self.ctl("delete_vhost", self.name)
+
+    def queues(self) -> dict[str, dict]:
+        """{queue: {"type": …, "durable": …, "messages": …}} of this vhost."""
+        out = self.ctl("list_queues", "-p", self.name, "--no-table-headers", "name", "type", "durable", "messages")
+        rows = {}
+        for line in out.splitlines():
+            fields = line.split("\t")
+            if len(fields) == 4:
+                rows[fields[0]] = {"type": fields[1], "durable": fields[2] == "true", "messages": int(fields[3])}
+        return rows
+
+    def depth(self, queue: str) -> int:
+        """Messages ready in `queue`, read at once (a passive declare; list_queues lags for quorum queues)."""
+        from kombu import Connection
+
+        with Connection(self.url) as conn:
+            return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from sandbox.ais import AisSandbox
-from tests.support import free_port, start_beat, start_web, start_worker
+from tests.support import RabbitVhost, free_port, start_beat, start_web, start_worker
 
 # A fixed test key: outside the sandbox the vault requires CONNECTOR_SECRET_KEY.
 TEST_SECRET_KEY = "mlkxmD3h0Yk0xvJsG4rXH2vS1F0wq3Zb6Yb0hCwQ2kE="
@@ -21,13 +21,32 @@ def jde():
         yield server
 
 
+# A test runs on each broker with `@pytest.mark.parametrize("broker", BROKERS, indirect=True)`.
+BROKERS = ["redis", pytest.param("rabbitmq", marks=pytest.mark.rabbitmq)]
+
+
 @pytest.fixture
-def stack_env(clean_db, jde, tmp_path, redis_url):
+def rabbitmq():
+    """A vhost of this test's own on the machine's RabbitMQ (RABBITMQ_URL), deleted afterwards."""
+    with RabbitVhost.from_env() as vhost:
+        yield vhost
+
+
+@pytest.fixture
+def broker(request, redis_url):
+    """The connector's broker URL: the test Redis unless the test is parametrized with "rabbitmq"."""
+    if getattr(request, "param", "redis") == "rabbitmq":
+        return request.getfixturevalue("rabbitmq").url
+    return redis_url
+
+
+@pytest.fixture
+def stack_env(clean_db, jde, tmp_path, redis_url, broker):
     """Environment of the connector's processes: a real (sandbox) AIS server, a short lease."""
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
-    return dict(os.environ, AIS_BASE_URL=jde.url, AIS_USERNAME="JDE", AIS_PASSWORD=AIS_PASSWORD,
+    return dict(os.environ, CELERY_BROKER_URL=broker, AIS_BASE_URL=jde.url, AIS_USERNAME="JDE", AIS_PASSWORD=AIS_PASSWORD,
                 AIS_ENVIRONMENT="JDV920", AIS_ROLE="*ALL", AIS_DEVICE_NAME="connector-e2e",
                 CONNECTOR_SECRET_KEY=TEST_SECRET_KEY, CONNECTOR_VAR_DIR=str(tmp_path),
                 CONNECTOR_LEASE_SECONDS="5", CONNECTOR_SWEEP_SECONDS="2")

@@ -4,9 +4,11 @@ from decimal import Decimal
 
 import psycopg2
 import psycopg2.extras
+import pytest
 
 from sandbox.woo_webhooks import signed_delivery
 from tests.conftest import WEBHOOK_SECRET
+from tests.e2e.conftest import BROKERS
 from tests.support import wait_for
 
 
@@ -20,6 +22,7 @@ def _order_row(db_url, woo_id):
         conn.close()
 
 
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
 def test_post_fixture_727_exactly_the_design_entry(stack, jde, clean_db, fixture_payload):
     stack.start()
     stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
