@@ -1,6 +1,6 @@
 """Posting throughput end to end: Celery workers posting orders to a slow AIS, against the bound.
 
-    python -m bench.e2e [--orders 400] [--concurrency 4 8] [--latency 0.1] [--shoppers 40]
+    python -m bench.e2e [--orders 400] [--concurrency 4 8] [--workers 1] [--latency 0.1] [--shoppers 40]
 
 The real pipeline: a Celery worker (prefork, concurrency C) runs `post_order` against the
 sandbox AIS server, started in this process with a fixed latency on every orchestration and
@@ -9,7 +9,9 @@ only parallelism, no pipeline can post more than
 
     bound = C / (AIS calls per order x latency)   orders per second,
 
-so the ratio measured / bound says how much of the time the workers spend on anything but
+With `--workers N`, N worker processes of concurrency C each (own hostnames, as N hosts would
+run them) share the queue, and the bound is the one of the total concurrency N x C. So the ratio
+measured / bound says how much of the time the workers spend on anything but
 waiting for JDE (Postgres round trips, the audit trail, Celery's own bookkeeping, CPU).
 The calls per order are those the sandbox counted (orchestrator + data service paths, token
 requests excluded) during the measured phase, so the bound is the one of this run.
@@ -145,11 +147,11 @@ def load_orders(db, documents: list[dict], posting_statuses) -> list[int]:
 class Worker:
     """`celery -A tasks worker` (prefork) in its own session, stopped with its pool children."""
 
-    def __init__(self, concurrency: int, env: dict[str, str], extra_args: list[str] = ()):
+    def __init__(self, concurrency: int, env: dict[str, str], extra_args: list[str] = (), index: int = 0):
         self.concurrency = concurrency
         self.extra_args = list(extra_args)
-        self.name = f"bench-e2e-c{concurrency}-{os.getpid()}"
-        self.log_path = RUN_DIR / f"worker-c{concurrency}.log"
+        self.name = f"bench-e2e-c{concurrency}-w{index}-{os.getpid()}"
+        self.log_path = RUN_DIR / f"worker-c{concurrency}-w{index}.log"
         self.env = env
         self.process: subprocess.Popen | None = None
 
@@ -326,7 +328,8 @@ def check_ledger(db, sandbox, documents: list[dict], row_ids: list[int]) -> list
 
 @dataclass
 class Result:
-    concurrency: int
+    concurrency: int                # per worker process
+    workers: int                    # worker processes; the bound is the one of workers x concurrency
     orders: int
     seconds: float
     rate: float
@@ -355,29 +358,32 @@ class Result:
     problems: list[str]
 
 
-def run_concurrency(c: int, *, env, worker_args, app, post_order, db, sandbox, warmup_docs, warmup_ids, docs, ids,
+def run_concurrency(c: int, *, workers: int = 1, env, worker_args, app, post_order, db, sandbox, warmup_docs, warmup_ids, docs, ids,
                     latency: float) -> Result:
-    worker = Worker(c, env, worker_args)
+    fleet = [Worker(c, env, worker_args, index=n) for n in range(workers)]
+    total_c = c * workers
     try:
-        worker.start(app)
+        for worker in fleet:
+            worker.start(app)
         # Warm-up: every shopper posts one order (first time: Address Book entry and token).
         before = sandbox.stats()
         seconds, _, states = run_orders(db, post_order, warmup_ids, timeout=120)
         warm = {"orders": len(warmup_ids), "seconds": round(seconds, 3), "states": states,
                 **stats_delta(before, sandbox.stats())}
-        print(f"  C={c} warm-up: {len(warmup_ids)} orders in {seconds:.2f}s, {warm['ais_calls']} AIS calls, "
+        print(f"  C={c} x {workers} warm-up: {len(warmup_ids)} orders in {seconds:.2f}s, {warm['ais_calls']} AIS calls, "
               f"{warm['token_requests']} token requests, states {states}", flush=True)
 
         before = sandbox.stats()
-        worker_cpu, bench_cpu = worker.cpu_seconds(), time.process_time()
+        worker_cpu, bench_cpu = sum(w.cpu_seconds() for w in fleet), time.process_time()
         machine = psutil.cpu_times()
-        expected = len(ids) * 3 * latency / c  # even at three calls an order
+        expected = len(ids) * 3 * latency / total_c  # even at three calls an order
         seconds, started_wall, states = run_orders(db, post_order, ids, timeout=max(60.0, 5 * expected))
-        worker_cpu, bench_cpu = worker.cpu_seconds() - worker_cpu, time.process_time() - bench_cpu
+        worker_cpu, bench_cpu = sum(w.cpu_seconds() for w in fleet) - worker_cpu, time.process_time() - bench_cpu
         machine_after = psutil.cpu_times()
         ais = stats_delta(before, sandbox.stats())
     finally:
-        worker.stop()
+        for worker in fleet:
+            worker.stop()
     busy = (sum(machine_after) - machine_after.idle - getattr(machine_after, "iowait", 0)) - \
         (sum(machine) - machine.idle - getattr(machine, "iowait", 0))
     total = sum(machine_after) - sum(machine)
@@ -385,22 +391,22 @@ def run_concurrency(c: int, *, env, worker_args, app, post_order, db, sandbox, w
     posted = states.get("posted", 0)
     rate = posted / seconds if seconds else 0.0
     calls_per_order = ais["ais_calls"] / n
-    bound = c / (calls_per_order * latency) if calls_per_order else float("inf")
+    bound = total_c / (calls_per_order * latency) if calls_per_order else float("inf")
     t = timings(db, docs, started_wall)
     problems = check_ledger(db, sandbox, docs, ids)
-    observed_bound = (c / (calls_per_order * t["ais_ms_per_call"] / 1000)
+    observed_bound = (total_c / (calls_per_order * t["ais_ms_per_call"] / 1000)
                       if calls_per_order and t["ais_ms_per_call"] == t["ais_ms_per_call"] else float("nan"))
     if ais["faults"] and any(ais["faults"].values()):
         problems.append(f"sandbox faults during the phase: {ais['faults']}")
     return Result(
-        concurrency=c, orders=n, seconds=seconds, rate=rate, calls_per_order=calls_per_order, bound=bound,
+        concurrency=c, workers=workers, orders=n, seconds=seconds, rate=rate, calls_per_order=calls_per_order, bound=bound,
         ratio=rate / bound if bound else 0.0, token_requests=ais["token_requests"],
         p50_ms=t["p50_ms"], p99_ms=t["p99_ms"], mean_posting_ms=t["mean_ms"],
         ais_ms_per_order=t["ais_ms_per_order"], ais_ms_per_call=t["ais_ms_per_call"],
         overhead_ms_per_order=t["mean_ms"] - t["ais_ms_per_order"],
         before_ais_ms=t["before_ais_ms"], after_ais_ms=t["after_ais_ms"],
         observed_bound=observed_bound, observed_ratio=rate / observed_bound if observed_bound else 0.0,
-        utilisation=sum(t["posting_ms"]) / 1000 / (c * seconds) if seconds else 0.0,
+        utilisation=sum(t["posting_ms"]) / 1000 / (total_c * seconds) if seconds else 0.0,
         worker_cpu_ms_per_order=worker_cpu * 1000 / n, bench_cpu_ms_per_order=bench_cpu * 1000 / n,
         machine_busy=busy / total if total else 0.0, last_posted_seconds=t["last_posted_seconds"],
         warmup=warm, ais={**ais, "audited_ais_calls": t["audited_ais_calls"]}, states=states, problems=problems,
@@ -416,12 +422,12 @@ def print_table(results: list[Result], latency: float) -> None:
     from rich.table import Table
 
     table = Table(title=f"posting end to end: Celery prefork worker -> sandbox AIS ({latency * 1000:.0f} ms a call)")
-    for column in ("C", "orders", "s", "orders/s", "bound/s", "ratio", "calls/order", "tokens", "p50 ms", "p99 ms",
+    for column in ("C", "workers", "orders", "s", "orders/s", "bound/s", "ratio", "calls/order", "tokens", "p50 ms", "p99 ms",
                    "AIS ms/call", "pre/post ms", "busy workers", "worker CPU ms/order", "machine CPU",
                    "obs. bound/s", "obs. ratio", "checks"):
         table.add_column(column, justify="right")
     for r in results:
-        table.add_row(str(r.concurrency), str(r.orders), f"{r.seconds:.2f}", f"{r.rate:.1f}", f"{r.bound:.1f}",
+        table.add_row(str(r.concurrency), str(r.workers), str(r.orders), f"{r.seconds:.2f}", f"{r.rate:.1f}", f"{r.bound:.1f}",
                       f"{r.ratio:.2f}", f"{r.calls_per_order:.2f}", str(r.token_requests), f"{r.p50_ms:.0f}",
                       f"{r.p99_ms:.0f}", f"{r.ais_ms_per_call:.0f}", f"{r.before_ais_ms:.0f}/{r.after_ais_ms:.0f}",
                       f"{r.utilisation:.0%}", f"{r.worker_cpu_ms_per_order:.1f}", f"{r.machine_busy:.0%}",
@@ -434,6 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=400, help="measured orders per concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8], help="worker concurrencies to run")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes of each concurrency (own hostnames, as on several hosts)")
     parser.add_argument("--latency", type=float, default=0.1, help="sandbox AIS latency per call, seconds")
     parser.add_argument("--shoppers", type=int, default=40, help="returning (registered) shoppers")
     parser.add_argument("--seed", type=int, default=7)
@@ -444,8 +452,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="TCP_NODELAY on the sandbox AIS's sockets (it answers in two writes; with Nagle "
                              "on, the client's delayed ACK adds ~40 ms to every call)")
     args = parser.parse_args(argv)
-    if min(args.orders, args.shoppers, *args.concurrency) < 1 or args.latency <= 0:
-        parser.error("--orders, --shoppers and --concurrency must be at least 1, --latency above 0")
+    if min(args.orders, args.shoppers, args.workers, *args.concurrency) < 1 or args.latency <= 0:
+        parser.error("--orders, --shoppers, --workers and --concurrency must be at least 1, --latency above 0")
 
     from sandbox.ais import AisSandbox
     from sandbox.woo_orders import shoppers
@@ -498,11 +506,11 @@ def main(argv: list[str] | None = None) -> int:
               f"shoppers in {time.perf_counter() - started:.1f}s", flush=True)
 
         for c, warmup, warmup_ids, measured, ids in loaded:
-            result = run_concurrency(c, env=env, worker_args=shlex.split(args.worker_args), app=app, post_order=post_order, db=db, sandbox=sandbox,
+            result = run_concurrency(c, workers=args.workers, env=env, worker_args=shlex.split(args.worker_args), app=app, post_order=post_order, db=db, sandbox=sandbox,
                                      warmup_docs=warmup, warmup_ids=warmup_ids, docs=measured, ids=ids,
                                      latency=args.latency)
             results.append(result)
-            print(f"  C={c}: {result.rate:.1f} orders/s, bound {result.bound:.1f}/s, ratio {result.ratio:.2f}, "
+            print(f"  C={c} x {args.workers} worker(s): {result.rate:.1f} orders/s, bound {result.bound:.1f}/s, ratio {result.ratio:.2f}, "
                   f"{result.calls_per_order:.2f} calls/order" + (f"  PROBLEMS: {result.problems}"
                                                                   if result.problems else ""), flush=True)
 
@@ -513,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"products: {len(sold)} sold, {sum(reads.values())} REST reads of {len(reads)} products "
               f"(at most {max(reads.values(), default=0)} per product)")
         for r in results:
-            print(f"C={r.concurrency} ratio={r.ratio:.2f} rate={r.rate:.1f}/s bound={r.bound:.1f}/s "
+            print(f"C={r.concurrency} workers={r.workers} total_C={r.concurrency * r.workers} ratio={r.ratio:.2f} rate={r.rate:.1f}/s bound={r.bound:.1f}/s "
                   f"calls/order={r.calls_per_order:.2f} tokens={r.token_requests} "
                   f"p50/p99={r.p50_ms:.0f}/{r.p99_ms:.0f}ms ais_ms/call={r.ais_ms_per_call:.0f} "
                   f"observed_ratio={r.observed_ratio:.2f}")
@@ -535,7 +543,7 @@ def main(argv: list[str] | None = None) -> int:
                     "calls_by_path": totals["calls"], "orchestrations": totals["orchestrations"],
                     "journal_entries": totals["journal_entries"], "customers": totals["customers"]},
             "problems": problems,
-            "settings": {"orders": args.orders, "concurrency": args.concurrency, "latency": args.latency,
+            "settings": {"orders": args.orders, "concurrency": args.concurrency, "workers": args.workers, "latency": args.latency,
                          "shoppers": args.shoppers, "seed": args.seed, "services": services.origin,
                          "sandbox_nodelay": args.sandbox_nodelay, "worker_args": args.worker_args,
                          "pool": "prefork", "cpus": os.cpu_count()},
