@@ -41,9 +41,13 @@ def broker(request, redis_url):
 
 
 @pytest.fixture
-def stack_env(clean_db, jde, tmp_path, redis_url, broker):
-    """Environment of the connector's processes: a real (sandbox) AIS server, a short lease."""
+def stack_env(clean_db, jde, tmp_path, redis_url, request):
+    """Environment of the connector's processes: a real (sandbox) AIS server, a short lease; the
+    broker of the test's `broker` fixture when it asks for one (modules that import this fixture
+    need not have it), else the test Redis."""
     import redis
+
+    broker = request.getfixturevalue("broker") if "broker" in request.fixturenames else redis_url
 
     redis.Redis.from_url(redis_url).flushdb()
     return dict(os.environ, CELERY_BROKER_URL=broker, AIS_BASE_URL=jde.url, AIS_USERNAME="JDE", AIS_PASSWORD=AIS_PASSWORD,

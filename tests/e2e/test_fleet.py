@@ -16,7 +16,7 @@ ORDERS = 300
 
 # About 25 s a broker here: not `slow`, so every `make test` runs it.
 @pytest.mark.parametrize("broker", BROKERS, indirect=True)
-def test_fleet_of_two_workers_posts_each_order_once_with_one_login(stack, jde, clean_db, broker, request):
+def test_fleet_of_two_workers_posts_each_order_once_with_one_login(broker, stack, jde, clean_db, request):
     stack.env["CONNECTOR_RETRY_BASE_SECONDS"] = "0.2"
     stack.start(workers=2, concurrency=2, beat=True)
     jde.configure(error_rate=0.2, drop_rate=0.05, warning_rate=0.1, invalid_token_403_rate=0.5)

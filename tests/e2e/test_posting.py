@@ -23,7 +23,7 @@ def _order_row(db_url, woo_id):
 
 
 @pytest.mark.parametrize("broker", BROKERS, indirect=True)
-def test_post_fixture_727_exactly_the_design_entry(stack, jde, clean_db, fixture_payload):
+def test_post_fixture_727_exactly_the_design_entry(broker, stack, jde, clean_db, fixture_payload):
     stack.start()
     stack.send(*signed_delivery(fixture_payload("order-727"), topic="order.created", secret=WEBHOOK_SECRET))
     row = wait_for(lambda: (_order_row(clean_db, 727) or {}).get("state") in ("posted", "needs_attention", "failed")

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.rabbitmq
 
 
 @pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
-def test_rabbitmq_quorum_queues_and_retries_in_the_broker_post_each_order_once(stack, jde, clean_db, rabbitmq):
+def test_rabbitmq_quorum_queues_and_retries_in_the_broker_post_each_order_once(broker, stack, jde, clean_db, rabbitmq):
     # 500s make the worker retry with sub-second countdowns: each goes through RabbitMQ's delay queues.
     stack.env["CONNECTOR_RETRY_BASE_SECONDS"] = "0.2"
     stack.start(workers=1, concurrency=2, beat=True)

@@ -29,6 +29,7 @@ def rabbitmq():
 
 @pytest.fixture
 def broker(rabbitmq):
+    """The stack's broker (tests/e2e/conftest.stack_env takes it when the test names it)."""
     return rabbitmq.url
 
 
@@ -73,7 +74,7 @@ def _start_app():
     RabbitVhost.ctl("await_startup")
 
 
-def test_rabbitmq_restarted_twice_mid_run_posts_every_accepted_order_once(stack, jde, clean_db, rabbitmq):
+def test_rabbitmq_restarted_twice_mid_run_posts_every_accepted_order_once(broker, stack, jde, clean_db, rabbitmq):
     stack.start(workers=1, concurrency=2, beat=True)
     rng = random.Random(31)
     people = shoppers(rng, 60)
