@@ -66,6 +66,9 @@ app.conf.update(
     result_serializer="json",
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
+    # Reconnect for as long as the broker is away (Celery's default gives up after 100 tries and the
+    # worker exits): a restarted Redis or RabbitMQ is waited for, not a reason to stop.
+    broker_connection_max_retries=None,
     broker_transport_options={
         "visibility_timeout": VISIBILITY_TIMEOUT,
         "socket_connect_timeout": 2,

@@ -18,14 +18,14 @@ def test_redis_restart_without_data_keeps_worker_and_beat_up_and_loses_nothing(r
     orders = [order_document(rng, 14000 + n, rng.choice(people)) for n in range(120)]
     sender = Sender(redis_stack.url, orders, pause=0.05).start()
 
-    wait_for(lambda: order_states(clean_db).get("posted", 0) >= 20, timeout=60, what="20 orders posted")
+    wait_for(lambda: order_states(clean_db).get("posted", 0) >= 10, timeout=60, what="10 orders posted")
     own_redis.stop()                     # messages, queues and the cached token are gone
-    down_at = time.monotonic()
-    wait_for(lambda: sender.sent() >= 70, timeout=60, what="webhooks received while Redis is down")
+    down_at, seen = time.monotonic(), sender.sent()
+    wait_for(lambda: sender.sent() >= seen + 30, timeout=60, what="30 webhooks received while Redis is down")
     own_redis.start()                    # same port, empty
     recovered_from = time.monotonic()
     posted_at_restart = order_states(clean_db).get("posted", 0)
-    wait_for(lambda: order_states(clean_db).get("posted", 0) > posted_at_restart, timeout=60, interval=0.2,
+    wait_for(lambda: order_states(clean_db).get("posted", 0) > posted_at_restart, timeout=30, interval=0.2,
              what="the first order posted after the restart")
     recovery = time.monotonic() - recovered_from
     sender.join(60)
