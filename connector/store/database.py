@@ -29,6 +29,20 @@ def connect_once(url: str, **kwargs):
     return psycopg2.connect(url, connect_timeout=kwargs.pop("connect_timeout", 3), **kwargs)
 
 
+def _discard_idle(pool) -> None:
+    """After a broken connection, close the idle ones too: when the server restarted they are all dead,
+    and each would otherwise fail one more transaction (a webhook answered 503, a task failed) before
+    being replaced. New ones are opened as they are needed. (psycopg2's pool has no public call for
+    this: its idle list and lock are used as it uses them.)"""
+    with pool._lock:
+        idle, pool._pool = pool._pool, []
+    for conn in idle:
+        try:
+            conn.close()
+        except psycopg2.Error:
+            pass
+
+
 class Database:
     """A small thread-safe pool; `transaction()` yields a dict cursor and commits on exit."""
 
@@ -71,6 +85,8 @@ class Database:
             finally:
                 broken = broken or conn.closed != 0
                 pool.putconn(conn, close=broken)
+                if broken:
+                    _discard_idle(pool)
         finally:
             self._slots.release()
 

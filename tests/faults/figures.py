@@ -18,3 +18,21 @@ def record(scenario: str, **figures) -> Path:
     path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"\nfaults {scenario}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
     return path
+
+
+def collect(target: Path) -> list[dict]:
+    """Every scenario's figures of the last run, in one file (`make faults`)."""
+    documents = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(FIGURES_DIR.glob("*.json"))]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(documents, indent=2) + "\n", encoding="utf-8")
+    return documents
+
+
+if __name__ == "__main__":
+    import sys
+
+    collected = collect(Path(sys.argv[1]) if len(sys.argv) > 1 else FIGURES_DIR.parent / "faults.json")
+    print(f"{len(collected)} scenario(s) collected")
+    for document in collected:
+        print(" ", document["scenario"] + ":", ", ".join(f"{k}={v}" for k, v in document.items()
+                                                       if k not in ("scenario", "at")))
