@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from sandbox.woo_orders import order_document, shoppers
@@ -21,8 +22,16 @@ def _sign_in(driver, live):
     assert "/admin/login" in driver.current_url           # the pages are behind the login
     driver.find_element(By.NAME, "username").send_keys(ADMIN_USER)
     driver.find_element(By.NAME, "password").send_keys(ADMIN_PASSWORD)
-    driver.find_element(By.CSS_SELECTOR, "form button").click()
+    _follow(driver, driver.find_element(By.CSS_SELECTOR, "form button"))
     WebDriverWait(driver, 20).until(lambda d: "/admin/login" not in d.current_url, message="signed in")
+
+
+def _follow(driver, element):
+    """Click a link or a form's button and wait for the page it leads to: a click returns before the
+    browser has left the old page, whose elements would otherwise be read as the new one's."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    WebDriverWait(driver, PAGE_DEADLINE).until(staleness_of(old), message="the next page to load")
 
 
 def _orders(rng, first_id: int, count: int, **changes) -> list[dict]:
@@ -61,13 +70,13 @@ def test_operator_finds_an_order_by_email_and_opens_it(live, chrome):
 
     _sign_in(chrome, live)
     screenshot(chrome, "dashboard")
-    chrome.find_element(By.ID, "nav-orders").click()
+    _follow(chrome, chrome.find_element(By.ID, "nav-orders"))
     search = chrome.find_element(By.CSS_SELECTOR, "#order-search input[name=q]")
     search.send_keys(email)
-    chrome.find_element(By.ID, "search").click()
+    _follow(chrome, chrome.find_element(By.ID, "search"))
     rows = chrome.find_elements(By.CSS_SELECTOR, "#orders tr.order")
     assert len(rows) == 1 and email in rows[0].text
-    rows[0].find_element(By.CSS_SELECTOR, "a.order-link").click()
+    _follow(chrome, rows[0].find_element(By.CSS_SELECTOR, "a.order-link"))
     assert chrome.current_url.endswith(f"/admin/orders/{wanted['id']}")
     assert _text_of(chrome, "order-state") == "posted"
     assert f"WC-{wanted['id']}" in chrome.page_source                 # its batch and entry are shown
@@ -89,8 +98,8 @@ def test_operator_replays_a_needs_attention_order_after_fixing_its_mapping(live,
     assert _text_of(chrome, "order-state") == "needs_attention"
     assert "4059" in chrome.page_source                                # JDE's own words name the account
     mapping_file.write_text(text)                                      # the fix: the right account again
-    chrome.find_element(By.ID, "replay").click()
-    chrome.find_element(By.ID, "confirm").click()
+    _follow(chrome, chrome.find_element(By.ID, "replay"))
+    _follow(chrome, chrome.find_element(By.ID, "confirm"))
     assert chrome.find_elements(By.ID, "notice")
     _refresh_until(chrome, lambda d: _text_of(d, "order-state") == "posted", "the replayed order to be posted")
     rows = query(live.env["DATABASE_URL"], "SELECT actor, action, outcome FROM audit_log WHERE subject_type = "
@@ -110,11 +119,11 @@ def test_operator_follows_a_reconciliation_finding_to_its_order(live, chrome, jd
     assert reconciled.returncode == 1, reconciled.stdout + reconciled.stderr   # 1: discrepancies found
 
     _sign_in(chrome, live)
-    chrome.find_element(By.ID, "nav-reconciliation").click()
-    chrome.find_element(By.CSS_SELECTOR, "#runs a.run-link").click()
+    _follow(chrome, chrome.find_element(By.ID, "nav-reconciliation"))
+    _follow(chrome, chrome.find_element(By.CSS_SELECTOR, "#runs a.run-link"))
     findings = chrome.find_elements(By.CSS_SELECTOR, "#findings tr.finding")
     assert len(findings) == 1 and "missing_in_jde" in findings[0].text
-    findings[0].find_element(By.CSS_SELECTOR, "a.order-link").click()
+    _follow(chrome, findings[0].find_element(By.CSS_SELECTOR, "a.order-link"))
     assert chrome.current_url.endswith(f"/admin/orders/{lost}")
     assert _text_of(chrome, "order-state") == "posted"                # posted here, missing there
 
