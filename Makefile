@@ -23,9 +23,9 @@ bench: $(STAMP)  ## benchmarks; each prints its ratio against a baseline measure
 	$(PY) -m bench.reconcile
 	$(PY) -m bench.outage
 
-faults: $(STAMP)  ## every fault scenario (tests/faults, slow ones too); their figures into var/faults.json
+faults: $(STAMP)  ## every fault scenario (tests/faults, slow ones too, and the worker fleet); figures into var/faults.json
 	rm -rf var/faults
-	$(PY) -m pytest tests/faults -m "slow or not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests/faults tests/e2e/test_fleet.py -m "slow or not slow" $(PYTEST_ARGS)
 	$(PY) -m tests.faults.figures var/faults.json
 
 # pip-audit is installed into .venv on first use (it is not a dev extra: `make test` and CI do not
