@@ -40,6 +40,9 @@ from typing import Callable
 import redis as redis_lib
 import requests
 
+from connector.times import local_text
+from connector.times import parse_utc as _parse
+
 log = logging.getLogger(__name__)
 
 OK, BAD, UNKNOWN = "ok", "bad", "unknown"
@@ -432,27 +435,13 @@ def judge_reconciliation(run: dict | None, *, running: dict | None, reconcile_se
 
 # -- small helpers --------------------------------------------------------------------------
 
-def _parse(text) -> datetime | None:
-    if not text:
-        return None
-    if isinstance(text, datetime):
-        return text
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def _epoch(seconds) -> datetime | None:
     return datetime.fromtimestamp(float(seconds), timezone.utc) if seconds else None
 
 
 def _local(moment: datetime | None, tz) -> str:
-    """As the admin pages' `when` filter writes a time: the store's zone, to the second."""
-    if moment is None:
-        return "?"
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+    """As the admin pages' `when` filter writes a time (connector.times)."""
+    return "?" if moment is None else local_text(moment, tz)
 
 
 def _age(seconds: float) -> str:

@@ -62,24 +62,18 @@ def money(amount, currency: str | None = None) -> str:
 
 @bp.app_template_filter("when")
 def when(moment) -> str:
-    """A timestamp in the store's time zone, to the second, with the zone's abbreviation;
-    a date stays a date."""
-    from datetime import datetime
+    """A timestamp in the store's time zone (connector.times); a date stays a date, a text that is
+    no time stays as it is."""
+    from datetime import date, datetime
+
+    from connector.times import local_text, parse_utc
 
     if moment is None or moment == "":
         return ""
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-    if not isinstance(moment, datetime):
+    if isinstance(moment, date) and not isinstance(moment, datetime):
         return moment.isoformat()
-    if moment.tzinfo is None:   # WooCommerce's *_gmt fields and naive UTC columns
-        from datetime import timezone
-
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(_runtime().mapping.store.timezone).strftime("%Y-%m-%d %H:%M:%S %Z")
+    parsed = parse_utc(moment)
+    return str(moment) if parsed is None else local_text(parsed, _runtime().mapping.store.timezone)
 
 
 def _decimal(amount):
