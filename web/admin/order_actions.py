@@ -12,10 +12,9 @@ from flask import current_app, flash, g, redirect, request, url_for
 
 from connector import operator_actions as actions
 from connector.store import deliveries as delivery_rows
-from connector.store import orders as order_rows
 from web.admin.auth import login_required
 from web.admin.blueprint import bp
-from web.admin.orders import not_found, order_id_of
+from web.admin.orders import find_order, not_found, order_id_of
 from web.admin.pages import page
 
 # What each action of an order's page does, said before it is done.
@@ -59,14 +58,12 @@ def _refusal(action: str, order) -> str | None:
 @login_required
 def order_action(woo_id: str, action: str):
     runtime = _runtime()
-    number = order_id_of(woo_id)
-    if number is None:
-        return not_found(woo_id)
     source = runtime.mapping.store.source
     with runtime.db.transaction() as cur:
-        order = order_rows.get(cur, source=source, woo_id=number)
+        order = find_order(cur, source, woo_id)
     if order is None:
         return not_found(woo_id)
+    number = order["woo_id"]
     label, what = ORDER_ACTIONS[action]
     back = url_for("admin.order", woo_id=number)
     if request.method == "GET":

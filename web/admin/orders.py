@@ -134,6 +134,12 @@ def order_id_of(text: str) -> int | None:
     return number if 0 < number <= order_search.BIGINT_MAX else None
 
 
+def find_order(cur, source: str, text: str) -> dict | None:
+    """The order the URL's `text` names, or None: not a number an order could have, or not here."""
+    number = order_id_of(text)
+    return None if number is None else order_rows.get(cur, source=source, woo_id=number)
+
+
 def not_found(text: str):
     """The admin's 404 for an order: what is not known, and how to fetch it."""
     return page("Order not found", "admin/not_found.html", asked=text, woo_id=order_id_of(text)), 404
@@ -143,14 +149,12 @@ def not_found(text: str):
 @login_required
 def order(woo_id: str):
     runtime = _runtime()
-    number = order_id_of(woo_id)
-    if number is None:
-        return not_found(woo_id)
     source = runtime.mapping.store.source
     with runtime.db.transaction() as cur:
-        row = order_rows.get(cur, source=source, woo_id=number)
+        row = find_order(cur, source, woo_id)
         if row is None:
             return not_found(woo_id)
+        number = row["woo_id"]
         deliveries = order_rows.deliveries_of(cur, source=source, woo_id=number)
         entries = journal_entries.for_order(cur, row["id"])
         by_batch = {e["batch_number"]: e for e in entries}
