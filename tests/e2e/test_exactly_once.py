@@ -3,7 +3,6 @@ import random
 from collections import defaultdict
 
 import psycopg2
-import psycopg2.extras
 import pytest
 
 from sandbox.woo_orders import order_document, paid_version, shoppers
@@ -11,7 +10,7 @@ from sandbox.woo_webhooks import signed_delivery
 from tests.conftest import WEBHOOK_SECRET
 from tests.e2e.conftest import AIS_PASSWORD
 from tests.support import order_states as _states
-from tests.support import start_worker, wait_for
+from tests.support import query, start_worker, wait_for
 
 
 def _entries(jde) -> dict[str, dict]:
@@ -101,11 +100,8 @@ def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clea
     assert len(emails) == len(set(emails))                            # no customer added twice
 
     # What JDE holds is what the connector recorded, to the cent.
-    conn = psycopg2.connect(clean_db, cursor_factory=psycopg2.extras.RealDictCursor)
-    with conn.cursor() as cur:
-        cur.execute("SELECT batch_number, total_debit, document_number, state FROM journal_entries")
-        recorded = {r["batch_number"]: r for r in cur.fetchall()}
-    conn.close()
+    recorded = {r["batch_number"]: r for r in query(clean_db, "SELECT batch_number, total_debit, document_number, "
+                                                             "state FROM journal_entries")}
     for batch, docs in entries.items():
         [(doc, amounts)] = docs.items()
         assert recorded[batch]["state"] == "posted" and recorded[batch]["document_number"] == str(doc)
@@ -124,7 +120,7 @@ def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clea
 
     rt = load_runtime()
     try:
-        days = sorted(r["gl_date"] for r in _rows(clean_db, "SELECT gl_date FROM journal_entries"))
+        days = sorted(r["gl_date"] for r in query(clean_db, "SELECT gl_date FROM journal_entries"))
         debit_lines = sum(1 for line in jde.f0911_rows() if line["AA"] > 0)
         run = reconciliation.reconcile(rt.db, rt.ais_client(), rt.mapping, date_from=days[0], date_to=days[-1],
                                        page_size=-(-debit_lines // 6), settle_seconds=0)
@@ -132,16 +128,6 @@ def test_exactly_once_under_5xx_dropped_connections_and_sigkill(stack, jde, clea
         rt.db.close()
     assert run.items == [] and run.entries_checked == len(expected)
     assert jde.stats()["faults"]["expired"] == 1
-
-
-def _rows(db_url, sql):
-    conn = psycopg2.connect(db_url, cursor_factory=psycopg2.extras.RealDictCursor)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
 
 
 def test_secrets_appear_in_no_log_and_no_column(stack, jde, clean_db, fixture_payload):

@@ -2,7 +2,6 @@
 stored text that looks like rich markup printed as it is."""
 import hashlib
 
-import psycopg2
 import pytest
 from click.testing import CliRunner
 
@@ -10,26 +9,16 @@ from connector import deliveries
 from connector.cli import main
 from connector.store import deliveries as delivery_rows
 from sandbox.woo_webhooks import php_json_encode
-from tests.support import one_line_failure
+from tests.support import one_line_failure, query
 
 TOO_BIG = str(2 ** 63)   # one past the top of a Postgres bigint
 OUT_OF_RANGE = ["0", "-1", TOO_BIG]
 MARKUP = "[/] [red]x[/red]"   # crashes a markup print; must show as it is
 
 
-def _rows(db_url, sql) -> list:
-    conn = psycopg2.connect(db_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def _runs(db_url) -> int:
     # Counted before and after the command (what it adds is what the test checks).
-    return _rows(db_url, "SELECT count(*) FROM reconciliation_runs")[0][0]
+    return query(db_url, "SELECT count(*) AS n FROM reconciliation_runs")[0]["n"]
 
 
 def _delivery(runtime, document, *, topic="order.created", source=None, process=True) -> int:
@@ -98,11 +87,11 @@ def test_reconcile_page_size_not_a_number_refused(fresh_runtime):
 @pytest.mark.parametrize("bad", OUT_OF_RANGE)
 def test_requeue_id_out_of_range_refused_nothing_requeued(fresh_runtime, fixture_payload, sent, bad):
     waiting = _delivery(fresh_runtime, fixture_payload("order-727"), process=False)
-    before = _rows(fresh_runtime.database_url, "SELECT id, state, lease_until FROM deliveries ORDER BY id")
+    before = query(fresh_runtime.database_url, "SELECT id, state, lease_until FROM deliveries ORDER BY id")
     result = CliRunner().invoke(main, ["requeue", str(waiting), bad])
     one_line_failure(result, bad, "delivery id", "DELIVERY_IDS")
     assert sent == []
-    assert _rows(fresh_runtime.database_url, "SELECT id, state, lease_until FROM deliveries ORDER BY id") == before
+    assert query(fresh_runtime.database_url, "SELECT id, state, lease_until FROM deliveries ORDER BY id") == before
 
 
 def test_requeue_largest_id_is_looked_up(fresh_runtime, sent):
@@ -115,11 +104,11 @@ def test_requeue_largest_id_is_looked_up(fresh_runtime, sent):
 def test_replay_id_out_of_range_refused_nothing_replayed(fresh_runtime, fixture_payload, sent, bad):
     _delivery(fresh_runtime, fixture_payload("order-727"))
     order_rows_sql = "SELECT woo_id, state, attempts, maybe_in_jde, updated_at FROM orders ORDER BY woo_id"
-    before = _rows(fresh_runtime.database_url, order_rows_sql)
+    before = query(fresh_runtime.database_url, order_rows_sql)
     result = CliRunner().invoke(main, ["replay", "727", bad])
     one_line_failure(result, bad, "order id")
     assert sent == []
-    assert _rows(fresh_runtime.database_url, order_rows_sql) == before
+    assert query(fresh_runtime.database_url, order_rows_sql) == before
 
 
 @pytest.mark.parametrize("bad", OUT_OF_RANGE)
