@@ -172,6 +172,16 @@ def client(app):
 
 
 @pytest.fixture
+def mapping_path(tmp_path, monkeypatch):
+    """A copy of the tests' mapping file, named by CONNECTOR_CONFIG, that a test may edit while the
+    product runs (the runtime reads a changed file again)."""
+    path = tmp_path / "connector.toml"
+    path.write_text((ROOT / "tests" / "fixtures" / "connector.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("CONNECTOR_CONFIG", str(path))
+    return path
+
+
+@pytest.fixture
 def fixture_payload():
     """Load a WooCommerce fixture document by name (order-727, customer-25, …)."""
     import json

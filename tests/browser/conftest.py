@@ -4,7 +4,6 @@ tests can stop and start again on the same port."""
 from __future__ import annotations
 
 import base64
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,15 +56,7 @@ def jde():
 
 
 @pytest.fixture
-def mapping_file(tmp_path):
-    """A copy of the tests' mapping that a test may edit while the product runs."""
-    path = tmp_path / "connector.toml"
-    shutil.copy(ROOT / "tests" / "fixtures" / "connector.toml", path)
-    return path
-
-
-@pytest.fixture
-def live(clean_db, jde, mapping_file, tmp_path, redis_url):
+def live(clean_db, jde, mapping_path, tmp_path, redis_url):
     """The product running against `jde`, with an admin login stored; `live.admin` is its base URL."""
     import os
 
@@ -75,7 +66,7 @@ def live(clean_db, jde, mapping_file, tmp_path, redis_url):
     env = dict(os.environ, AIS_BASE_URL=jde.url, AIS_USERNAME="JDE", AIS_PASSWORD=AIS_PASSWORD,
                AIS_ENVIRONMENT="JDV920", AIS_ROLE="*ALL", AIS_DEVICE_NAME="connector-browser",
                CONNECTOR_SECRET_KEY=TEST_SECRET_KEY, CONNECTOR_VAR_DIR=str(tmp_path / "var"),
-               CONNECTOR_CONFIG=str(mapping_file), CONNECTOR_LEASE_SECONDS="5", CONNECTOR_SWEEP_SECONDS="2",
+               CONNECTOR_CONFIG=str(mapping_path), CONNECTOR_LEASE_SECONDS="5", CONNECTOR_SWEEP_SECONDS="2",
                CONNECTOR_PROBE_SECONDS="2", CONNECTOR_RETRY_BASE_SECONDS="0.2",
                CONNECTOR_HEALTH_CACHE_SECONDS="1")
     stored = subprocess.run([sys.executable, "-m", "connector.cli", "credentials", "set", "admin", "--username",

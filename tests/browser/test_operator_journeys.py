@@ -83,10 +83,10 @@ def test_operator_finds_an_order_by_email_and_opens_it(live, chrome):
     screenshot(chrome, "order")
 
 
-def test_operator_replays_a_needs_attention_order_after_fixing_its_mapping(live, chrome, mapping_file):
+def test_operator_replays_a_needs_attention_order_after_fixing_its_mapping(live, chrome, mapping_path):
     # A shipping account JDE does not have: JDE refuses the entry, the order needs a person.
-    text = mapping_file.read_text()
-    mapping_file.write_text(text.replace('shipping = "4050"', 'shipping = "4059"'))
+    text = mapping_path.read_text()
+    mapping_path.write_text(text.replace('shipping = "4050"', 'shipping = "4059"'))
     rng = random.Random(5)
     document = next(d for d in (_orders(rng, 52_000 + 10 * n, 1)[0] for n in range(50))
                     if float(d["shipping_total"]) > 0)
@@ -97,7 +97,7 @@ def test_operator_replays_a_needs_attention_order_after_fixing_its_mapping(live,
     chrome.get(f"{live.admin}/orders/{document['id']}")
     assert _text_of(chrome, "order-state") == "needs_attention"
     assert "4059" in chrome.page_source                                # JDE's own words name the account
-    mapping_file.write_text(text)                                      # the fix: the right account again
+    mapping_path.write_text(text)                                      # the fix: the right account again
     _follow(chrome, chrome.find_element(By.ID, "replay"))
     _follow(chrome, chrome.find_element(By.ID, "confirm"))
     assert chrome.find_elements(By.ID, "notice")

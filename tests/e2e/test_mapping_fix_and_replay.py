@@ -3,7 +3,6 @@ admin pages already running read the fixed mapping file, nothing is restarted.""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -12,21 +11,10 @@ from tests.conftest import WEBHOOK_SECRET
 from tests.integration.test_admin import csrf_token
 from tests.support import query, start_worker, wait_for
 
-FIXTURE_MAPPING = Path(__file__).resolve().parents[1] / "fixtures" / "connector.toml"
-
 
 def _order(db_url) -> dict:
     rows = query(db_url, "SELECT state, last_error, document_number FROM orders WHERE woo_id = 727")
     return rows[0] if rows else {}
-
-
-@pytest.fixture
-def mapping_path(tmp_path, monkeypatch):
-    """The mapping the worker and the admin pages use, a file the test fixes while they run."""
-    path = tmp_path / "connector.toml"
-    path.write_text(FIXTURE_MAPPING.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setenv("CONNECTOR_CONFIG", str(path))
-    return path
 
 
 def test_replay_after_fixing_the_mapping_posts_without_restart(stack_env, jde, mapping_path, tmp_path, clean_db,

@@ -13,15 +13,6 @@ from connector.runtime import MappingFile, load_runtime
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "connector.toml"
 
 
-@pytest.fixture
-def mapping_path(tmp_path, monkeypatch):
-    """A copy of the tests' mapping file that the test may edit, and the runtime loaded from it."""
-    path = tmp_path / "connector.toml"
-    path.write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
-    monkeypatch.setenv("CONNECTOR_CONFIG", str(path))
-    return path
-
-
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert old in text
